@@ -1,0 +1,36 @@
+import { z } from "zod";
+
+export const UsageSchema = z.object({
+  prompt_tokens: z.int().min(0),
+  completion_tokens: z.int().min(0),
+  total_tokens: z.int().min(0),
+});
+
+export const ReplyStatusSchema = z.enum(["completed", "failed", "rejected"]);
+
+export const ReplyErrorSchema = z.object({
+  code: z.string(),
+  message: z.string(),
+  retryable: z.boolean(),
+});
+
+export const ChatReplySchema = z
+  .object({
+    request_id: z.string(),
+    conversation_id: z.string().optional(),
+    status: ReplyStatusSchema,
+    model: z.string().optional(),
+    content: z.string().optional(),
+    finish_reason: z.string().optional(),
+    usage: UsageSchema.optional(),
+    cost_usd: z.number().min(0).optional(),
+    latency_ms: z.number().min(0),
+    attempts: z.int().min(0),
+    error: ReplyErrorSchema.optional(),
+  })
+  .describe("The answer to one chat request, published to chat.replies (or the request's reply_topic).");
+
+export type ChatReply = z.infer<typeof ChatReplySchema>;
+export type Usage = z.infer<typeof UsageSchema>;
+export type ReplyStatus = z.infer<typeof ReplyStatusSchema>;
+export type ReplyError = z.infer<typeof ReplyErrorSchema>;

@@ -1,0 +1,48 @@
+import { z } from "zod";
+
+/** Kafka's own rule for topic names. */
+const topicName = z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, "must be a valid Kafka topic name");
+
+export const RoleSchema = z.enum(["system", "user", "assistant"]);
+
+export const ChatMessageSchema = z.object({
+  role: RoleSchema,
+  content: z.string().min(1, "content must not be empty"),
+});
+
+export const ChatParamsSchema = z
+  .object({
+    temperature: z.number().min(0).max(2),
+    top_p: z.number().min(0).max(1),
+    max_tokens: z.int().min(1),
+    stop: z.union([z.string(), z.array(z.string()).max(4)]),
+    seed: z.int(),
+    response_format: z.object({ type: z.enum(["text", "json_object"]) }),
+  })
+  .partial()
+  // Params go to the API as they are: an unknown one is a producer's mistake, not something to drop silently.
+  .strict();
+
+export const PrioritySchema = z.enum(["interactive", "batch"]);
+
+export const ChatRequestSchema = z
+  .object({
+    request_id: z.string().min(1).max(128).describe("Idempotency key: one reply per request_id, ever."),
+    conversation_id: z.string().min(1).max(128).optional(),
+    tenant: z.string().min(1).max(128).optional(),
+    user_id: z.string().min(1).max(256).optional(),
+    model: z.string().min(1).max(128).optional(),
+    messages: z.array(ChatMessageSchema).min(1, "messages must not be empty").max(1000),
+    params: ChatParamsSchema.optional(),
+    metadata: z.record(z.string(), z.unknown()).optional(),
+    priority: PrioritySchema.optional(),
+    reply_topic: topicName.optional(),
+    created_at: z.iso.datetime({ offset: true }).optional(),
+  })
+  .describe("A chat request published to chat.requests, keyed by conversation_id (or request_id).");
+
+export type ChatRequest = z.infer<typeof ChatRequestSchema>;
+export type ChatMessage = z.infer<typeof ChatMessageSchema>;
+export type ChatParams = z.infer<typeof ChatParamsSchema>;
+export type Priority = z.infer<typeof PrioritySchema>;
+export type Role = z.infer<typeof RoleSchema>;

@@ -1,0 +1,28 @@
+export {
+  type ChatReply,
+  ChatReplySchema,
+  type ReplyError,
+  type ReplyStatus,
+  type Usage,
+} from "./chat-reply.ts";
+export {
+  type ChatMessage,
+  ChatMessageSchema,
+  type ChatParams,
+  ChatParamsSchema,
+  type ChatRequest,
+  ChatRequestSchema,
+  type Priority,
+  PrioritySchema,
+  type Role,
+} from "./chat-request.ts";
+export {
+  type Decoded,
+  type DecodeLimits,
+  decodeChatRequest,
+  REJECT_CODES,
+  type RejectCode,
+  type Rejection,
+} from "./decode-request.ts";
+export { jsonSchemas, renderJsonSchema } from "./json-schema.ts";
+export { DEFAULT_TOPICS, DLQ_HEADERS } from "./topics.ts";

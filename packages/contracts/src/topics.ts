@@ -1,0 +1,20 @@
+/** Default topic names; every service takes overrides from its config. */
+export const DEFAULT_TOPICS = {
+  requests: "chat.requests",
+  replies: "chat.replies",
+  deadLetter: "chat.requests.dlq",
+} as const;
+
+/**
+ * Headers on a dead-lettered message. The value is the original bytes, unchanged; these say why it is there.
+ * Names are lowercase with a `chatq-` prefix so they never collide with a producer's own headers.
+ */
+export const DLQ_HEADERS = {
+  errorCode: "chatq-error-code",
+  errorMessage: "chatq-error-message",
+  sourceTopic: "chatq-source-topic",
+  sourcePartition: "chatq-source-partition",
+  sourceOffset: "chatq-source-offset",
+  firstSeenAt: "chatq-first-seen-at",
+  requestId: "chatq-request-id",
+} as const;
