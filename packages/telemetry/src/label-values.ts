@@ -1,0 +1,36 @@
+// The bounded label values chatq uses. Labels multiply series, so every label takes its value
+// from a short fixed list (or a configured model/topic name), never from request data.
+
+/** Why a request ended in a final error (chatq_requests_failed_total{error_class}). */
+export const ERROR_CLASSES = [
+  "rate_limited",
+  "server_error",
+  "timeout",
+  "connection",
+  "bad_request",
+  "not_found",
+  "auth",
+  "context_length",
+  "unknown",
+] as const;
+export type ErrorClass = (typeof ERROR_CLASSES)[number];
+
+/** Why consumption is paused (chatq_consumption_paused{reason}). */
+export const PAUSE_REASONS = ["backpressure", "ratelimit", "auth", "shutdown"] as const;
+export type PauseReason = (typeof PAUSE_REASONS)[number];
+
+/** chatq_openai_attempts_total{outcome}: success, retry (failed, retried), fail (failed, final). */
+export const ATTEMPT_OUTCOMES = ["success", "retry", "fail"] as const;
+export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
+
+/** chatq_tokens_total{kind}. */
+export const TOKEN_KINDS = ["prompt", "completion"] as const;
+export type TokenKind = (typeof TOKEN_KINDS)[number];
+
+/** {kind} of the per-minute limit gauges: requests = RPM, tokens = TPM. */
+export const LIMIT_KINDS = ["requests", "tokens"] as const;
+export type LimitKind = (typeof LIMIT_KINDS)[number];
+
+/** chatq_openai_request_duration_seconds{status_class}. */
+export const STATUS_CLASSES = ["2xx", "4xx", "429", "5xx", "timeout", "connection", "other"] as const;
+export type StatusClass = (typeof STATUS_CLASSES)[number];

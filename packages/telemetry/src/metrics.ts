@@ -1,0 +1,262 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { ATTEMPT_OUTCOMES, ERROR_CLASSES, PAUSE_REASONS, TOKEN_KINDS } from "./label-values.ts";
+
+/**
+ * Every chatq metric name, spelled once. Dashboards, alerts and the README refer to these;
+ * test/observability-files.test.ts fails if they reference a name that is not here.
+ */
+export const METRIC_NAMES = {
+  requestsConsumed: "chatq_requests_consumed_total",
+  requestsCompleted: "chatq_requests_completed_total",
+  requestsFailed: "chatq_requests_failed_total",
+  requestsRejected: "chatq_requests_rejected_total",
+  deadLetters: "chatq_dead_letters_total",
+  repliesRepublished: "chatq_replies_republished_total",
+  openaiRequestDuration: "chatq_openai_request_duration_seconds",
+  endToEndLatency: "chatq_end_to_end_latency_seconds",
+  addedLatency: "chatq_added_latency_seconds",
+  openaiAttempts: "chatq_openai_attempts_total",
+  retries: "chatq_retries_total",
+  tokens: "chatq_tokens_total",
+  tokensEstimated: "chatq_tokens_estimated_total",
+  costUsd: "chatq_cost_usd_total",
+  inFlight: "chatq_in_flight",
+  inFlightLimit: "chatq_in_flight_limit",
+  ratelimitQueueDepth: "chatq_ratelimit_queue_depth",
+  ratelimitWait: "chatq_ratelimit_wait_seconds",
+  ratelimitLimit: "chatq_ratelimit_limit",
+  openaiRatelimitRemaining: "chatq_openai_ratelimit_remaining",
+  openaiRatelimitLimit: "chatq_openai_ratelimit_limit",
+  openaiRateLimited: "chatq_openai_rate_limited_total",
+  consumerLag: "chatq_consumer_lag",
+  consumptionPaused: "chatq_consumption_paused",
+  postgresErrors: "chatq_postgres_errors_total",
+  kafkaErrors: "chatq_kafka_errors_total",
+  buildInfo: "chatq_build_info",
+} as const;
+
+// Buckets are chosen per distribution so p50..p99 land between bucket bounds, not all in the last one.
+/** OpenAI calls: a fast cached answer is ~50 ms, a long completion can take the SDK's 120 s. */
+const OPENAI_DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 13, 20, 30, 45, 60, 90, 120];
+/** Created → replied: milliseconds when idle, minutes when a backlog waits for budget. */
+const END_TO_END_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600];
+/** What chatq adds on top of the API call: queueing, DB writes, produce. */
+const ADDED_LATENCY_BUCKETS = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+];
+/** Waiting for RPM/TPM budget: nothing when under budget, up to a few minute windows when over. */
+const RATELIMIT_WAIT_BUCKETS = [
+  0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300,
+];
+
+export interface CreateMetricsOptions {
+  /** Registry to register on; default a fresh one (one per process: the worker builds it once in main). */
+  registry?: Registry;
+  /** Node/process default metrics (process_*, nodejs_*); default true. */
+  defaultMetrics?: boolean;
+  /** Value of chatq_build_info{version}; default "unknown". */
+  version?: string;
+}
+
+export type ChatqMetrics = ReturnType<typeof createMetrics>;
+
+/** Builds and registers every chatq metric on one registry. Call once per process. */
+export function createMetrics(opts: CreateMetricsOptions = {}) {
+  const registry = opts.registry ?? new Registry();
+  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  const n = METRIC_NAMES;
+
+  const metrics = {
+    registry,
+    requestsConsumed: new Counter({
+      name: n.requestsConsumed,
+      help: "Kafka request messages taken off a topic (before validation).",
+      labelNames: ["topic"] as const,
+      registers,
+    }),
+    requestsCompleted: new Counter({
+      name: n.requestsCompleted,
+      help: "Requests answered with a completion, stored and replied to.",
+      labelNames: ["model"] as const,
+      registers,
+    }),
+    requestsFailed: new Counter({
+      name: n.requestsFailed,
+      help: "Requests that ended in a final error reply after retries; error_class is a bounded error kind.",
+      labelNames: ["model", "error_class"] as const,
+      registers,
+    }),
+    requestsRejected: new Counter({
+      name: n.requestsRejected,
+      help: "Messages refused before any API call because they were invalid (reason: not_json, schema, oversize, ...).",
+      labelNames: ["reason"] as const,
+      registers,
+    }),
+    deadLetters: new Counter({
+      name: n.deadLetters,
+      help: "Messages written to the dead-letter topic, by reason.",
+      labelNames: ["reason"] as const,
+      registers,
+    }),
+    repliesRepublished: new Counter({
+      name: n.repliesRepublished,
+      help: "Redelivered requests answered from the stored reply without a second API call.",
+      registers,
+    }),
+    openaiRequestDuration: new Histogram({
+      name: n.openaiRequestDuration,
+      help: "Duration of one OpenAI API attempt; status_class: 2xx, 4xx, 429, 5xx, timeout, connection.",
+      labelNames: ["model", "status_class"] as const,
+      buckets: OPENAI_DURATION_BUCKETS,
+      registers,
+    }),
+    endToEndLatency: new Histogram({
+      name: n.endToEndLatency,
+      help: "From request creation (created_at, else Kafka timestamp) to reply produced.",
+      labelNames: ["priority"] as const,
+      buckets: END_TO_END_BUCKETS,
+      registers,
+    }),
+    addedLatency: new Histogram({
+      name: n.addedLatency,
+      help: "End-to-end latency minus time spent inside OpenAI calls: what chatq itself adds.",
+      labelNames: ["priority"] as const,
+      buckets: ADDED_LATENCY_BUCKETS,
+      registers,
+    }),
+    openaiAttempts: new Counter({
+      name: n.openaiAttempts,
+      help: "OpenAI API attempts by outcome: success, retry (failed, will retry), fail (failed, final).",
+      labelNames: ["model", "outcome"] as const,
+      registers,
+    }),
+    retries: new Counter({
+      name: n.retries,
+      help: "Retries scheduled, by reason (the error class that caused them).",
+      labelNames: ["reason"] as const,
+      registers,
+    }),
+    tokens: new Counter({
+      name: n.tokens,
+      help: "Tokens billed by OpenAI as reported in usage, by kind (prompt, completion).",
+      labelNames: ["model", "kind"] as const,
+      registers,
+    }),
+    tokensEstimated: new Counter({
+      name: n.tokensEstimated,
+      help: "Tokens chatq estimated and reserved from the TPM budget before calling OpenAI.",
+      labelNames: ["model"] as const,
+      registers,
+    }),
+    costUsd: new Counter({
+      name: n.costUsd,
+      help: "Estimated spend in US dollars, from reported usage and the configured price table.",
+      labelNames: ["model"] as const,
+      registers,
+    }),
+    inFlight: new Gauge({
+      name: n.inFlight,
+      help: "Requests this worker has taken and not yet finished (replied, failed or rejected).",
+      registers,
+    }),
+    inFlightLimit: new Gauge({
+      name: n.inFlightLimit,
+      help: "Configured maximum of in-flight requests per worker; consumption pauses at this level.",
+      registers,
+    }),
+    ratelimitQueueDepth: new Gauge({
+      name: n.ratelimitQueueDepth,
+      help: "Requests in this worker waiting for RPM/TPM budget.",
+      labelNames: ["model", "priority"] as const,
+      registers,
+    }),
+    ratelimitWait: new Histogram({
+      name: n.ratelimitWait,
+      help: "Time a request waited for RPM/TPM budget before its API call.",
+      labelNames: ["model", "priority"] as const,
+      buckets: RATELIMIT_WAIT_BUCKETS,
+      registers,
+    }),
+    ratelimitLimit: new Gauge({
+      name: n.ratelimitLimit,
+      help: "Configured per-minute budget chatq enforces across all workers (kind: requests = RPM, tokens = TPM).",
+      labelNames: ["model", "kind"] as const,
+      registers,
+    }),
+    openaiRatelimitRemaining: new Gauge({
+      name: n.openaiRatelimitRemaining,
+      help: "Remaining budget reported by OpenAI in x-ratelimit-remaining-{requests,tokens} on the last response.",
+      labelNames: ["model", "kind"] as const,
+      registers,
+    }),
+    openaiRatelimitLimit: new Gauge({
+      name: n.openaiRatelimitLimit,
+      help: "Limit reported by OpenAI in x-ratelimit-limit-{requests,tokens} on the last response.",
+      labelNames: ["model", "kind"] as const,
+      registers,
+    }),
+    openaiRateLimited: new Counter({
+      name: n.openaiRateLimited,
+      help: "HTTP 429 responses received from OpenAI.",
+      labelNames: ["model"] as const,
+      registers,
+    }),
+    consumerLag: new Gauge({
+      name: n.consumerLag,
+      help: "Messages not yet committed by the consumer group: high watermark minus committed offset.",
+      labelNames: ["topic", "partition"] as const,
+      registers,
+    }),
+    consumptionPaused: new Gauge({
+      name: n.consumptionPaused,
+      help: "1 while consumption is paused for this reason (backpressure, ratelimit, auth, shutdown), else 0.",
+      labelNames: ["reason"] as const,
+      registers,
+    }),
+    postgresErrors: new Counter({
+      name: n.postgresErrors,
+      help: "Failed Postgres operations, by operation.",
+      labelNames: ["operation"] as const,
+      registers,
+    }),
+    kafkaErrors: new Counter({
+      name: n.kafkaErrors,
+      help: "Failed Kafka operations (consume, produce, commit, admin), by operation.",
+      labelNames: ["operation"] as const,
+      registers,
+    }),
+    buildInfo: new Gauge({
+      name: n.buildInfo,
+      help: "Always 1; labels carry the running chatq version and Node.js version.",
+      labelNames: ["version", "node_version"] as const,
+      registers,
+    }),
+  };
+
+  metrics.buildInfo.set({ version: opts.version ?? "unknown", node_version: process.version }, 1);
+  // A 0 series for every pause reason, so "paused == 1" alerts and panels see 0 rather than nothing.
+  for (const reason of PAUSE_REASONS) metrics.consumptionPaused.set({ reason }, 0);
+  return metrics;
+}
+
+/**
+ * Creates the zero-valued series for the models and topics a worker serves, at startup.
+ * rate() needs two samples: a counter series that first appears already at 1 hides that first
+ * event, and a ratio whose denominator series is missing evaluates to nothing instead of firing.
+ */
+export function primeSeries(
+  metrics: ChatqMetrics,
+  known: { models: readonly string[]; topics?: readonly string[] },
+): void {
+  for (const topic of known.topics ?? []) metrics.requestsConsumed.inc({ topic }, 0);
+  for (const model of known.models) {
+    metrics.requestsCompleted.inc({ model }, 0);
+    for (const error_class of ERROR_CLASSES) metrics.requestsFailed.inc({ model, error_class }, 0);
+    for (const outcome of ATTEMPT_OUTCOMES) metrics.openaiAttempts.inc({ model, outcome }, 0);
+    for (const kind of TOKEN_KINDS) metrics.tokens.inc({ model, kind }, 0);
+    metrics.tokensEstimated.inc({ model }, 0);
+    metrics.costUsd.inc({ model }, 0);
+    metrics.openaiRateLimited.inc({ model }, 0);
+  }
+}
