@@ -1,0 +1,98 @@
+import type { ChatParams } from "@chatq/contracts";
+import OpenAI from "openai";
+import { classifyError } from "./classify-error.ts";
+import { LlmError } from "./llm-error.ts";
+
+export interface ChatClientOptions {
+  apiKey: string;
+  /** Any OpenAI-compatible server; undefined means api.openai.com. */
+  baseURL?: string | undefined;
+  organization?: string | undefined;
+}
+
+export interface ChatCall {
+  model: string;
+  messages: readonly { role: "system" | "user" | "assistant"; content: string }[];
+  params?: ChatParams | undefined;
+  /** Sent as X-Client-Request-Id, so a call can be found in OpenAI's logs (and counted by the fake). */
+  requestId: string;
+  timeoutMs: number;
+  signal?: AbortSignal | undefined;
+}
+
+export interface ChatAnswer {
+  content: string;
+  finishReason: string;
+  model: string;
+  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+  /** Response headers: x-ratelimit-* feed the limiter. */
+  headers: Headers;
+  apiMs: number;
+}
+
+export interface ChatClient {
+  /** One attempt. Throws LlmError; retrying is the caller's policy, not the SDK's. */
+  complete(call: ChatCall): Promise<ChatAnswer>;
+  /** A cheap authenticated call (GET /models) to learn whether the key works again. Throws LlmError. */
+  probe(timeoutMs: number): Promise<void>;
+}
+
+export function createChatClient(
+  opts: ChatClientOptions,
+  now: () => number = performance.now.bind(performance),
+): ChatClient {
+  // The SDK retries by itself unless told not to; chatq owns retries so they share one budget and one log.
+  const sdk = new OpenAI({
+    apiKey: opts.apiKey,
+    baseURL: opts.baseURL ?? null,
+    organization: opts.organization ?? null,
+    maxRetries: 0,
+  });
+
+  return {
+    async complete(call) {
+      const started = now();
+      try {
+        const { data, response } = await sdk.chat.completions
+          .create(
+            { model: call.model, messages: [...call.messages], ...call.params },
+            {
+              timeout: call.timeoutMs,
+              maxRetries: 0,
+              headers: { "X-Client-Request-Id": call.requestId },
+              signal: call.signal ?? null,
+            },
+          )
+          .withResponse();
+        const choice = data.choices[0];
+        if (!choice || !data.usage) {
+          throw new LlmError("unknown", "the API answered without a choice or usage", {
+            headers: response.headers,
+          });
+        }
+        return {
+          content: choice.message.content ?? "",
+          finishReason: choice.finish_reason,
+          model: data.model,
+          usage: {
+            prompt_tokens: data.usage.prompt_tokens,
+            completion_tokens: data.usage.completion_tokens,
+            total_tokens: data.usage.total_tokens,
+          },
+          headers: response.headers,
+          apiMs: now() - started,
+        };
+      } catch (err) {
+        throw classifyError(err);
+      }
+    },
+
+    async probe(timeoutMs) {
+      try {
+        await sdk.models.list({ timeout: timeoutMs, maxRetries: 0 });
+      } catch (err) {
+        throw classifyError(err);
+      }
+    },
+  };
+}

@@ -1,0 +1,40 @@
+import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai";
+import { LlmError, type LlmErrorCode } from "./llm-error.ts";
+import { parseRetryAfter } from "./retry-after.ts";
+
+/** Maps whatever the SDK threw to an LlmError. Pure: status, body code and class decide, never the message. */
+export function classifyError(err: unknown): LlmError {
+  if (err instanceof LlmError) return err;
+  if (err instanceof APIConnectionTimeoutError)
+    return new LlmError("timeout", "the API did not answer in time", { cause: err });
+  if (err instanceof APIUserAbortError)
+    return new LlmError("timeout", "the call was aborted", { cause: err });
+  if (err instanceof APIConnectionError) {
+    return new LlmError("connection", `cannot reach the API: ${err.message}`, { cause: err });
+  }
+  if (err instanceof APIError) {
+    const headers = err.headers instanceof Headers ? err.headers : undefined;
+    const code = codeForStatus(err.status, err.code ?? undefined);
+    return new LlmError(code, err.message, {
+      status: err.status,
+      retryAfterMs: parseRetryAfter(headers),
+      headers,
+      cause: err,
+    });
+  }
+  return new LlmError("unknown", err instanceof Error ? err.message : String(err), { cause: err });
+}
+
+export function codeForStatus(status: number | undefined, bodyCode?: string): LlmErrorCode {
+  if (status === undefined) return "connection";
+  if (status === 401 || status === 403) return "auth";
+  // OpenAI answers 429 both for "slow down" and for "your account has no credit"; only the first passes.
+  if (status === 429) return bodyCode === "insufficient_quota" ? "quota" : "rate_limited";
+  if (status === 408) return "timeout";
+  if (status === 409) return "conflict";
+  if (status === 404) return "not_found";
+  if (status === 400 && bodyCode === "context_length_exceeded") return "context_length";
+  if (status === 400 || status === 422) return "bad_request";
+  if (status >= 500) return "server_error";
+  return "unknown";
+}

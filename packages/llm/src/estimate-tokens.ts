@@ -1,0 +1,41 @@
+import { countTokens as countCl100k } from "gpt-tokenizer/encoding/cl100k_base";
+import { countTokens as countO200k } from "gpt-tokenizer/encoding/o200k_base";
+import { modelInfo } from "./model-catalog.ts";
+
+export interface PromptMessage {
+  role: string;
+  content: string;
+}
+
+// The chat format wraps every message in a few tokens of its own and primes the reply with three more.
+const TOKENS_PER_MESSAGE = 3;
+const REPLY_PRIMING = 3;
+
+// User text may contain "<|endoftext|>" and the like; the API counts it as plain text, and so must we (the
+// tokenizer's default is to throw on it).
+const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
+
+export function countTextTokens(model: string, text: string): number {
+  const count = modelInfo(model).encoding === "cl100k_base" ? countCl100k : countO200k;
+  return count(text, PLAIN_TEXT);
+}
+
+/** Prompt tokens as the API will count them. */
+export function countPromptTokens(model: string, messages: readonly PromptMessage[]): number {
+  let total = REPLY_PRIMING;
+  for (const m of messages) total += TOKENS_PER_MESSAGE + countTextTokens(model, m.content);
+  return total;
+}
+
+/**
+ * What a request will weigh against the tokens-per-minute budget when it is sent: its prompt plus the most it may
+ * answer (max_tokens, or the model's default output budget). This is how OpenAI charges TPM at send time.
+ */
+export function estimateRequestTokens(
+  model: string,
+  messages: readonly PromptMessage[],
+  maxTokens: number | undefined,
+): { promptTokens: number; reservedTokens: number } {
+  const promptTokens = countPromptTokens(model, messages);
+  return { promptTokens, reservedTokens: promptTokens + (maxTokens ?? modelInfo(model).defaultOutputBudget) };
+}

@@ -1,0 +1,18 @@
+export {
+  type ChatAnswer,
+  type ChatCall,
+  type ChatClient,
+  type ChatClientOptions,
+  createChatClient,
+} from "./chat-client.ts";
+export { classifyError, codeForStatus } from "./classify-error.ts";
+export {
+  countPromptTokens,
+  countTextTokens,
+  estimateRequestTokens,
+  type PromptMessage,
+} from "./estimate-tokens.ts";
+export { LLM_ERROR_CODES, LlmError, type LlmErrorCode } from "./llm-error.ts";
+export { costUsd, knownModels, type ModelInfo, modelInfo } from "./model-catalog.ts";
+export { parseRetryAfter } from "./retry-after.ts";
+export { DEFAULT_RETRY_POLICY, decideRetry, type RetryDecision, type RetryPolicy } from "./retry-policy.ts";

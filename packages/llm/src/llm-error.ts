@@ -1,0 +1,59 @@
+/**
+ * Every way an API call can fail, as a stable code. The worker branches on `code` and `retryable`, never on
+ * message text; `code` is also the metric label and the reply's error.code.
+ */
+export const LLM_ERROR_CODES = [
+  "rate_limited",
+  "server_error",
+  "timeout",
+  "connection",
+  "conflict",
+  "bad_request",
+  "context_length",
+  "not_found",
+  "auth",
+  "quota",
+  "unknown",
+] as const;
+export type LlmErrorCode = (typeof LLM_ERROR_CODES)[number];
+
+/** Codes that say every request will fail until an operator acts: consumption pauses instead of failing them. */
+const ACCOUNT_WIDE: ReadonlySet<LlmErrorCode> = new Set(["auth", "quota"]);
+const RETRYABLE: ReadonlySet<LlmErrorCode> = new Set([
+  "rate_limited",
+  "server_error",
+  "timeout",
+  "connection",
+  "conflict",
+]);
+
+export class LlmError extends Error {
+  override readonly name = "LlmError";
+  readonly code: LlmErrorCode;
+  readonly retryable: boolean;
+  /** The whole account is unusable (bad key, no quota): pause, don't fail the request. */
+  readonly accountWide: boolean;
+  readonly status: number | undefined;
+  /** What the API asked us to wait (retry-after-ms / retry-after), when it said. */
+  readonly retryAfterMs: number | undefined;
+  readonly headers: Headers | undefined;
+
+  constructor(
+    code: LlmErrorCode,
+    message: string,
+    extra: {
+      status?: number | undefined;
+      retryAfterMs?: number | undefined;
+      headers?: Headers | undefined;
+      cause?: unknown;
+    } = {},
+  ) {
+    super(message, { cause: extra.cause });
+    this.code = code;
+    this.retryable = RETRYABLE.has(code);
+    this.accountWide = ACCOUNT_WIDE.has(code);
+    this.status = extra.status;
+    this.retryAfterMs = extra.retryAfterMs;
+    this.headers = extra.headers;
+  }
+}
