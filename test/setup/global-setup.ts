@@ -27,14 +27,16 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const found: Partial<Record<keyof typeof fromEnv, string>> = {};
   const missing: (keyof typeof fromEnv)[] = [];
   for (const k of Object.keys(fromEnv) as (keyof typeof fromEnv)[]) {
-    if (fromEnv[k]) found[k] = fromEnv[k];
+    const value = fromEnv[k];
+    if (value) found[k] = value;
     else missing.push(k);
   }
   if (missing.length > 0) {
     const viaContainers = (await dockerAnswers()) ? await startContainers(missing) : undefined;
     const started = viaContainers ?? (await startLocalStack());
     for (const k of missing) {
-      found[k] = started[k];
+      const value = started[k];
+      if (value) found[k] = value;
       source[k] = viaContainers ? "testcontainers" : "local-stack";
     }
   }

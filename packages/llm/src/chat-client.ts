@@ -1,5 +1,6 @@
 import type { ChatParams } from "@chatq/contracts";
 import OpenAI from "openai";
+import type { ChatCompletionCreateParamsNonStreaming } from "openai/resources/chat/completions";
 import { classifyError } from "./classify-error.ts";
 import { LlmError } from "./llm-error.ts";
 
@@ -37,6 +38,15 @@ export interface ChatClient {
   probe(timeoutMs: number): Promise<void>;
 }
 
+type ApiParams = Omit<ChatCompletionCreateParamsNonStreaming, "model" | "messages">;
+
+/** The request's params with unset ones left out (the SDK's types say null, never undefined). */
+function definedParams(params: ChatParams | undefined): ApiParams {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(params ?? {})) if (v !== undefined) out[k] = v;
+  return out as ApiParams;
+}
+
 export function createChatClient(
   opts: ChatClientOptions,
   now: () => number = performance.now.bind(performance),
@@ -55,7 +65,7 @@ export function createChatClient(
       try {
         const { data, response } = await sdk.chat.completions
           .create(
-            { model: call.model, messages: [...call.messages], ...call.params },
+            { model: call.model, messages: [...call.messages], ...definedParams(call.params), stream: false },
             {
               timeout: call.timeoutMs,
               maxRetries: 0,
