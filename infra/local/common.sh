@@ -1,5 +1,5 @@
 # Shared settings and helpers for stack-up.sh / stack-down.sh. Sourced, not run.
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # variables are used by the sourcing scripts
 
 LOCAL_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
@@ -48,7 +48,7 @@ url_is_local() { # url scheme default_port
   rest="${rest%%[/?]*}"       # drop /db and ?query
   local host="${rest%%:*}" port="${rest##*:}"
   [[ "$rest" == *:* ]] || port="$3"
-  [[ "$1" == "$2"://* || "$1" == "${2}ql"://* ]] || return 1
+  [[ "$1" == "$2"://* || "$1" == "$2"ql://* ]] || return 1   # postgres:// or postgresql://
   [[ ( "$host" == 127.0.0.1 || "$host" == localhost ) && "$port" == "$3" ]]
 }
 pg_is_local() { url_is_local "${DATABASE_URL:-$DEFAULT_DATABASE_URL}" postgres "$PG_PORT"; }
@@ -59,7 +59,8 @@ port_open() { timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
 # Sends a Kafka ApiVersions v0 request and checks the reply carries our correlation
 # id and error_code 0: proves a Kafka broker (not just any process) serves the port.
 kafka_ping() {
-  timeout 3 bash -c '
+  # shellcheck disable=SC2016 # the inner script is expanded by the inner bash
+  timeout 2 bash -c '
     exec 3<>/dev/tcp/'"$KAFKA_HOST/$KAFKA_PORT"' || exit 1
     # size=14 | api_key=18 | api_version=0 | correlation_id=7 | client_id="chtq"
     printf "\x00\x00\x00\x0e\x00\x12\x00\x00\x00\x00\x00\x07\x00\x04chtq" >&3
