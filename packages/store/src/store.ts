@@ -1,0 +1,142 @@
+import type { ChatMessage, ChatReply } from "@chatq/contracts";
+import {
+  ADMIT_SQL,
+  type Admission,
+  type AdmittedRow,
+  admissionRows,
+  type ReceivedRequest,
+  toAdmissions,
+} from "./admission.ts";
+import { AUDIT_INSERT_SQL, AuditBuffer, type AuditEvent } from "./audit-buffer.ts";
+import { COMPLETE_SQL, completionRows, type Outcome } from "./completion.ts";
+import { historyLimit, LOAD_HISTORY_SQL } from "./history.ts";
+import { jsonParam } from "./json-param.ts";
+import { type ConnectionOptions, createPool, Database, type QueryEvent } from "./postgres-pool.ts";
+import { REJECT_SQL, type RejectedMessage, rejectionRows } from "./rejection.ts";
+import { StoreError, toStoreError } from "./store-error.ts";
+import { joinReply } from "./stored-reply.ts";
+
+export interface StoreOptions extends ConnectionOptions {
+  /** Called after every statement; wire it to a histogram. */
+  onQuery?: (e: QueryEvent) => void;
+  /** Errors nobody awaits: idle connections lost, background audit flushes failing, audit rows dropped. */
+  onError?: (err: StoreError) => void;
+  audit?: { maxRows?: number; flushIntervalMs?: number; maxBuffered?: number };
+}
+
+export interface Store {
+  /** Stores new requests and their "received" audit rows; says per request_id what to do. One round trip. */
+  admit(batch: ReceivedRequest[]): Promise<Map<string, Admission>>;
+  /** Turns of completed requests, oldest first; `limit` keeps the last N. */
+  loadHistory(conversationId: string, opts?: { limit?: number }): Promise<ChatMessage[]>;
+  /** One transaction, one round trip: replies, usage, history, request status, audit. `inserted`: replies stored now. */
+  complete(outcomes: Outcome[]): Promise<{ inserted: Set<string> }>;
+  /** Audit rows rejected + dead_lettered; a rejected request and reply when requestId is usable and new. */
+  reject(rows: RejectedMessage[]): Promise<void>;
+  /** Buffered: append() never waits; rows are written every ~50 ms or 500 rows. */
+  audit: { append(e: AuditEvent): void; flush(): Promise<void> };
+  findReply(requestId: string): Promise<ChatReply | undefined>;
+  /** For /readyz: one trivial statement. */
+  ping(): Promise<void>;
+  /** Flushes the audit buffer, then closes every connection. */
+  close(): Promise<void>;
+}
+
+const warn = (err: StoreError): void => process.emitWarning(err);
+
+/**
+ * Connects and checks the schema is migrated, so a wrong DATABASE_URL or a missing `pnpm migrate` stops the worker
+ * at start, not at its first message.
+ */
+export async function createStore(opts: StoreOptions): Promise<Store> {
+  const onError = opts.onError ?? warn;
+  const pool = createPool(opts, (err) => onError(toStoreError(err, "pool")));
+  const db = new Database(pool, opts.onQuery);
+  try {
+    const [row] = await db.query<{ migrated: boolean }>(
+      "connect",
+      "select to_regclass('requests') is not null and to_regclass('audit_log') is not null as migrated",
+    );
+    if (!row?.migrated) {
+      throw new StoreError(
+        `schema "${opts.schema ?? "public"}" has no chatq tables: run \`pnpm migrate\` first`,
+        {
+          code: "query",
+          retryable: false,
+          operation: "connect",
+        },
+      );
+    }
+  } catch (err) {
+    await db.end().catch(() => {});
+    throw err;
+  }
+
+  const audit = new AuditBuffer({
+    write: async (rows) => {
+      await db.query("audit.flush", AUDIT_INSERT_SQL, [jsonParam(rows)]);
+    },
+    onError: (err) => onError(err),
+    ...opts.audit,
+  });
+  let closed: Promise<void> | undefined;
+
+  return {
+    async admit(batch) {
+      if (batch.length === 0) return new Map();
+      const rows = await db.query<AdmittedRow>("admit", ADMIT_SQL, [jsonParam(admissionRows(batch))]);
+      return toAdmissions(rows);
+    },
+
+    async loadHistory(conversationId, opts) {
+      return db.query<ChatMessage>("loadHistory", LOAD_HISTORY_SQL, [
+        conversationId,
+        historyLimit(opts?.limit),
+      ]);
+    },
+
+    async complete(outcomes) {
+      if (outcomes.length === 0) return { inserted: new Set() };
+      const rows = completionRows(outcomes);
+      const stored = await db.query<{ request_id: string }>("complete", COMPLETE_SQL, [
+        jsonParam(rows.outcomes),
+        jsonParam(rows.turns),
+      ]);
+      return { inserted: new Set(stored.map((r) => r.request_id)) };
+    },
+
+    async reject(rows) {
+      if (rows.length === 0) return;
+      await db.query("reject", REJECT_SQL, [jsonParam(rejectionRows(rows))]);
+    },
+
+    audit: {
+      append: (e) => audit.append(e),
+      flush: () => audit.flush(),
+    },
+
+    async findReply(requestId) {
+      const [row] = await db.query<{ reply: unknown; content: string | null }>(
+        "findReply",
+        "select reply, content from replies where request_id = $1",
+        [requestId],
+      );
+      return row === undefined ? undefined : joinReply(row.reply, row.content);
+    },
+
+    async ping() {
+      await db.query("ping", "select 1");
+    },
+
+    close() {
+      closed ??= (async () => {
+        try {
+          await audit.close();
+        } finally {
+          await db.end();
+        }
+      })();
+      return closed;
+    },
+  };
+}
