@@ -1,16 +1,21 @@
 // The bounded label values chatq uses. Labels multiply series, so every label takes its value
 // from a short fixed list (or a configured model/topic name), never from request data.
 
-/** Why a request ended in a final error (chatq_requests_failed_total{error_class}). */
+/**
+ * Why a request ended in a final error (chatq_requests_failed_total{error_class}, chatq_retries_total{reason}).
+ * The same codes as @chatq/llm's LLM_ERROR_CODES: the worker passes LlmError.code through unchanged.
+ */
 export const ERROR_CLASSES = [
   "rate_limited",
   "server_error",
   "timeout",
   "connection",
+  "conflict",
   "bad_request",
+  "context_length",
   "not_found",
   "auth",
-  "context_length",
+  "quota",
   "unknown",
 ] as const;
 export type ErrorClass = (typeof ERROR_CLASSES)[number];
