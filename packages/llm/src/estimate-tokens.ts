@@ -20,12 +20,19 @@ export function countTextTokens(model: string, text: string): number {
   return count(text, PLAIN_TEXT);
 }
 
-/** Prompt tokens as the API will count them. */
+/** One message's share of the prompt, wrapping included. */
+export function countMessageTokens(model: string, message: PromptMessage): number {
+  return TOKENS_PER_MESSAGE + countTextTokens(model, message.content);
+}
+
+/** Prompt tokens as the API will count them: every message, plus the reply's priming. */
 export function countPromptTokens(model: string, messages: readonly PromptMessage[]): number {
   let total = REPLY_PRIMING;
-  for (const m of messages) total += TOKENS_PER_MESSAGE + countTextTokens(model, m.content);
+  for (const m of messages) total += countMessageTokens(model, m);
   return total;
 }
+
+export const PROMPT_OVERHEAD_TOKENS = REPLY_PRIMING;
 
 /**
  * What a request will weigh against the tokens-per-minute budget when it is sent: its prompt plus the most it may

@@ -7,9 +7,11 @@ export {
 } from "./chat-client.ts";
 export { classifyError, codeForStatus } from "./classify-error.ts";
 export {
+  countMessageTokens,
   countPromptTokens,
   countTextTokens,
   estimateRequestTokens,
+  PROMPT_OVERHEAD_TOKENS,
   type PromptMessage,
 } from "./estimate-tokens.ts";
 export { LLM_ERROR_CODES, LlmError, type LlmErrorCode } from "./llm-error.ts";

@@ -1,0 +1,114 @@
+import type { ChatMessage } from "@chatq/contracts";
+import {
+  type ChatAnswer,
+  type ChatClient,
+  classifyError,
+  decideRetry,
+  type LlmError,
+  type RetryPolicy,
+} from "@chatq/llm";
+import { parseRateLimitHeaders, type RateLimiter } from "@chatq/ratelimit";
+import type { AuditEvent } from "@chatq/store";
+import { type ChatqMetrics, statusClassOf } from "@chatq/telemetry";
+import type { AuthGate } from "./auth-gate.ts";
+import type { Job } from "./job.ts";
+
+export interface AnswerDeps {
+  client: ChatClient;
+  limiter: RateLimiter;
+  gate: AuthGate;
+  audit: (e: AuditEvent) => void;
+  metrics: ChatqMetrics;
+  policy: RetryPolicy;
+  timeoutMs: number;
+  sleep: (ms: number) => Promise<void>;
+  random: () => number;
+  now: () => number;
+}
+
+export type Answered =
+  | { ok: true; answer: ChatAnswer; attempts: number; apiMs: number }
+  | { ok: false; error: LlmError; attempts: number; apiMs: number };
+
+/**
+ * Calls the API for one job until it answers, fails for good, or runs out of attempts. Before every attempt the
+ * shared rate limiter grants the request and its tokens; after every answer its headers correct the limiter.
+ * An account-wide error (bad key, no quota) is not the request's fault: it waits at the auth gate and tries again
+ * without spending an attempt.
+ */
+export async function answerWithRetries(
+  job: Job,
+  messages: ChatMessage[],
+  reservedTokens: number,
+  deps: AnswerDeps,
+): Promise<Answered> {
+  const { request, model } = job;
+  const ids: Pick<AuditEvent, "requestId" | "conversationId" | "tenant"> = {
+    requestId: request.request_id,
+    ...(request.conversation_id !== undefined && { conversationId: request.conversation_id }),
+    ...(request.tenant !== undefined && { tenant: request.tenant }),
+  };
+  let attempt = 0;
+  let apiMs = 0;
+  for (;;) {
+    await deps.gate.whenOpen();
+    const permit = await deps.limiter.acquire({ model, tokens: reservedTokens, priority: job.priority });
+    deps.metrics.ratelimitWait.observe({ model, priority: job.priority }, permit.waitedMs / 1000);
+    attempt++;
+    deps.audit({ ...ids, event: "attempt_started", attempt, at: new Date() });
+    const started = deps.now();
+    try {
+      const answer = await deps.client.complete({
+        model,
+        messages,
+        params: request.params,
+        requestId: request.request_id,
+        timeoutMs: deps.timeoutMs,
+      });
+      const ms = deps.now() - started;
+      apiMs += ms;
+      deps.metrics.openaiRequestDuration.observe({ model, status_class: "2xx" }, ms / 1000);
+      deps.metrics.openaiAttempts.inc({ model, outcome: "success" });
+      deps.limiter.observe(model, parseRateLimitHeaders(answer.headers));
+      permit.reconcile(answer.usage.prompt_tokens + answer.usage.completion_tokens);
+      return { ok: true, answer, attempts: attempt, apiMs };
+    } catch (err) {
+      const error = classifyError(err);
+      const ms = deps.now() - started;
+      apiMs += ms;
+      deps.metrics.openaiRequestDuration.observe(
+        { model, status_class: statusClassOf(error.status ?? error.code) },
+        ms / 1000,
+      );
+      if (error.headers) deps.limiter.observe(model, parseRateLimitHeaders(error.headers));
+      if (error.code === "rate_limited") {
+        deps.metrics.openaiRateLimited.inc({ model });
+        // One replica hitting 429 holds the model back for all of them, instead of each finding out alone.
+        deps.limiter.holdBack(model, error.retryAfterMs ?? 1000);
+      }
+      deps.audit({
+        ...ids,
+        event: "attempt_failed",
+        attempt,
+        ...(error.status !== undefined && { httpStatus: error.status }),
+        errorCode: error.code,
+        detail: { message: error.message.slice(0, 500), ms: Math.round(ms) },
+        at: new Date(),
+      });
+      if (error.accountWide) {
+        deps.metrics.openaiAttempts.inc({ model, outcome: "retry" });
+        deps.gate.trip(error);
+        attempt--; // the account's fault, not the request's: this attempt does not count
+        continue;
+      }
+      const decision = decideRetry(error, attempt, deps.policy, deps.random);
+      if (!decision.retry) {
+        deps.metrics.openaiAttempts.inc({ model, outcome: "fail" });
+        return { ok: false, error, attempts: attempt, apiMs };
+      }
+      deps.metrics.openaiAttempts.inc({ model, outcome: "retry" });
+      deps.metrics.retries.inc({ reason: decision.reason });
+      await deps.sleep(decision.delayMs);
+    }
+  }
+}

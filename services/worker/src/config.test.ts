@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "./config.ts";
+
+const minimal = {
+  KAFKA_BROKERS: "127.0.0.1:9092",
+  DATABASE_URL: "postgres://postgres@127.0.0.1:5432/chatq",
+  OPENAI_API_KEY: "sk-test",
+};
+
+describe("loadConfig", () => {
+  it("fills defaults around the three required values", () => {
+    const c = loadConfig(minimal);
+    expect(c.kafka.brokers).toEqual(["127.0.0.1:9092"]);
+    expect(c.topics.requests).toBe("chat.requests");
+    expect(c.worker.maxInFlight).toBe(500);
+    expect(c.redisUrl).toBeUndefined();
+  });
+
+  it("names every bad or missing value in one error", () => {
+    try {
+      loadConfig({ KAFKA_BROKERS: "nohost", WORKER_MAX_IN_FLIGHT: "-3", OPENAI_MODEL_LIMITS: "{bad" });
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      const text = (err as ConfigError).message;
+      for (const name of [
+        "KAFKA_BROKERS",
+        "DATABASE_URL",
+        "OPENAI_API_KEY",
+        "WORKER_MAX_IN_FLIGHT",
+        "OPENAI_MODEL_LIMITS",
+      ]) {
+        expect(text).toContain(name);
+      }
+    }
+  });
+
+  it("never puts the API key in an error message", () => {
+    try {
+      loadConfig({ ...minimal, OPENAI_API_KEY: "sk-secret-123", OPENAI_BASE_URL: "ftp://x" });
+      expect.unreachable();
+    } catch (err) {
+      expect((err as Error).message).not.toContain("sk-secret-123");
+    }
+  });
+
+  it("parses per-model limits and allow-lists", () => {
+    const c = loadConfig({
+      ...minimal,
+      OPENAI_MODEL_LIMITS: '{"gpt-4o":{"rpm":10,"tpm":1000}}',
+      OPENAI_ALLOWED_MODELS: "gpt-4o, gpt-4o-mini",
+    });
+    expect(c.rateLimit.limits.perModel).toEqual({ "gpt-4o": { rpm: 10, tpm: 1000 } });
+    expect(c.openai.allowedModels?.has("gpt-4o-mini")).toBe(true);
+  });
+});

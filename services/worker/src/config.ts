@@ -1,0 +1,157 @@
+import { hostname } from "node:os";
+import { DEFAULT_TOPICS } from "@chatq/contracts";
+import { z } from "zod";
+
+const int = (min: number, max: number = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const bool = z
+  .enum(["true", "false", "1", "0", "yes", "no"])
+  .transform((v) => ["true", "1", "yes"].includes(v));
+const csv = z.string().transform((v) =>
+  v
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0),
+);
+const url = (protocols: string[]) =>
+  z
+    .url({ error: `must be a URL (${protocols.join(" or ")})` })
+    .refine((v) => protocols.includes(new URL(v).protocol), {
+      error: `must use ${protocols.join(" or ")}`,
+    });
+const modelLimits = z.record(z.string(), z.object({ rpm: int(0), tpm: int(0) }));
+
+/** Every environment variable the worker reads, with its default. The README's configuration table mirrors this. */
+const EnvSchema = z.object({
+  KAFKA_BROKERS: csv.pipe(z.array(z.string().regex(/^[^:,\s]+:\d+$/, "must be host:port")).min(1)),
+  KAFKA_CLIENT_ID: z.string().default(`chatq-worker-${hostname()}`),
+  KAFKA_GROUP_ID: z.string().min(1).default("chatq-worker"),
+  KAFKA_SESSION_TIMEOUT_MS: int(6000).default(30_000),
+  KAFKA_HEARTBEAT_INTERVAL_MS: int(100).default(3_000),
+  TOPIC_REQUESTS: z.string().min(1).default(DEFAULT_TOPICS.requests),
+  TOPIC_REPLIES: z.string().min(1).default(DEFAULT_TOPICS.replies),
+  TOPIC_DLQ: z.string().min(1).default(DEFAULT_TOPICS.deadLetter),
+  TOPIC_PARTITIONS: int(1, 10_000).default(12),
+  TOPIC_CREATE: bool.default(true),
+  DATABASE_URL: url(["postgres:", "postgresql:"]),
+  DATABASE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/, "must be a lowercase SQL identifier")
+    .optional(),
+  DATABASE_POOL_SIZE: int(1, 200).default(10),
+  DB_MIGRATE_ON_START: bool.default(true),
+  REDIS_URL: url(["redis:", "rediss:"]).optional(),
+  OPENAI_API_KEY: z.string().min(1, "is required (the fake API accepts any key it was started with)"),
+  OPENAI_BASE_URL: url(["http:", "https:"]).optional(),
+  OPENAI_ORGANIZATION: z.string().optional(),
+  OPENAI_DEFAULT_MODEL: z.string().min(1).default("gpt-4o-mini"),
+  OPENAI_ALLOWED_MODELS: csv.optional(),
+  OPENAI_TIMEOUT_MS: int(100).default(60_000),
+  OPENAI_MAX_ATTEMPTS: int(1, 50).default(5),
+  OPENAI_RETRY_BASE_MS: int(1).default(500),
+  OPENAI_RETRY_MAX_MS: int(1).default(30_000),
+  OPENAI_RPM: int(0).default(500),
+  OPENAI_TPM: int(0).default(200_000),
+  OPENAI_MODEL_LIMITS: z
+    .string()
+    .transform((v, ctx) => {
+      try {
+        return JSON.parse(v) as unknown;
+      } catch {
+        ctx.addIssue({ code: "custom", message: 'must be JSON like {"gpt-4o":{"rpm":500,"tpm":30000}}' });
+        return z.NEVER;
+      }
+    })
+    .pipe(modelLimits)
+    .optional(),
+  RATELIMIT_SLICE_MS: int(100, 60_000).default(1000),
+  RATELIMIT_MAX_QUEUED: int(1).default(2000),
+  RATELIMIT_KEY_PREFIX: z.string().default("chatq"),
+  WORKER_MAX_IN_FLIGHT: int(1, 100_000).default(500),
+  REQUEST_MAX_BYTES: int(256, 64 * 1024 * 1024).default(256 * 1024),
+  HISTORY_MAX_MESSAGES: int(0, 10_000).default(100),
+  SHUTDOWN_TIMEOUT_MS: int(0).default(30_000),
+  AUTH_PROBE_MAX_INTERVAL_MS: int(100).default(30_000),
+  LAG_REFRESH_MS: int(500).default(15_000),
+  METRICS_PORT: int(0, 65_535).default(9464),
+  METRICS_HOST: z.string().default("0.0.0.0"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  LOG_PRETTY: bool.default(false),
+  LOG_CONTENT: bool.default(false),
+});
+
+export type WorkerConfig = ReturnType<typeof toConfig>;
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.problems = problems;
+  }
+}
+
+/** Validates the environment once, at start; every bad or missing value is named in one error. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): WorkerConfig {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = EnvSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
+  }
+  return toConfig(parsed.data);
+}
+
+function toConfig(e: z.infer<typeof EnvSchema>) {
+  return {
+    kafka: {
+      brokers: e.KAFKA_BROKERS,
+      clientId: e.KAFKA_CLIENT_ID,
+      groupId: e.KAFKA_GROUP_ID,
+      sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
+      heartbeatIntervalMs: e.KAFKA_HEARTBEAT_INTERVAL_MS,
+    },
+    topics: {
+      requests: e.TOPIC_REQUESTS,
+      replies: e.TOPIC_REPLIES,
+      deadLetter: e.TOPIC_DLQ,
+      partitions: e.TOPIC_PARTITIONS,
+      create: e.TOPIC_CREATE,
+    },
+    database: {
+      url: e.DATABASE_URL,
+      schema: e.DATABASE_SCHEMA,
+      poolSize: e.DATABASE_POOL_SIZE,
+      migrateOnStart: e.DB_MIGRATE_ON_START,
+    },
+    redisUrl: e.REDIS_URL,
+    openai: {
+      apiKey: e.OPENAI_API_KEY,
+      baseURL: e.OPENAI_BASE_URL,
+      organization: e.OPENAI_ORGANIZATION,
+      defaultModel: e.OPENAI_DEFAULT_MODEL,
+      allowedModels: e.OPENAI_ALLOWED_MODELS ? new Set(e.OPENAI_ALLOWED_MODELS) : undefined,
+      timeoutMs: e.OPENAI_TIMEOUT_MS,
+      retry: {
+        maxAttempts: e.OPENAI_MAX_ATTEMPTS,
+        baseDelayMs: e.OPENAI_RETRY_BASE_MS,
+        maxDelayMs: e.OPENAI_RETRY_MAX_MS,
+        maxRetryAfterMs: Math.max(e.OPENAI_RETRY_MAX_MS, 120_000),
+      },
+    },
+    rateLimit: {
+      limits: { default: { rpm: e.OPENAI_RPM, tpm: e.OPENAI_TPM }, perModel: e.OPENAI_MODEL_LIMITS ?? {} },
+      burstSliceMs: e.RATELIMIT_SLICE_MS,
+      maxQueued: e.RATELIMIT_MAX_QUEUED,
+      keyPrefix: e.RATELIMIT_KEY_PREFIX,
+    },
+    worker: {
+      maxInFlight: e.WORKER_MAX_IN_FLIGHT,
+      maxRequestBytes: e.REQUEST_MAX_BYTES,
+      historyMaxMessages: e.HISTORY_MAX_MESSAGES,
+      shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+      authProbeMaxIntervalMs: e.AUTH_PROBE_MAX_INTERVAL_MS,
+      lagRefreshMs: e.LAG_REFRESH_MS,
+    },
+    telemetry: { port: e.METRICS_PORT, host: e.METRICS_HOST },
+    log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY, logContent: e.LOG_CONTENT },
+  };
+}

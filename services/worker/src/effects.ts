@@ -1,0 +1,153 @@
+import type { InRecord, OutRecord, RecordProducer } from "@chatq/kafka";
+import type { AuditEvent, Outcome, RejectedMessage, Store } from "@chatq/store";
+
+/** Everything one finished message still has to do, in this order: store it, publish it, then let its offset go. */
+export type Effect =
+  | { kind: "outcome"; source: InRecord; outcome: Outcome; reply: OutRecord }
+  | { kind: "rejection"; source: InRecord; rejected: RejectedMessage; records: OutRecord[] }
+  | { kind: "republish"; source: InRecord; audit: AuditEvent; reply: OutRecord };
+
+export interface EffectsOptions {
+  store: Store;
+  producer: RecordProducer;
+  /** Called once a batch is stored AND published: only now may these offsets be committed. */
+  onDone: (sources: InRecord[]) => void;
+  onError: (operation: "store" | "publish", err: unknown) => void;
+  sleep: (ms: number) => Promise<void>;
+  /** How long the first effect waits for company before a flush; batches grow by themselves under load. */
+  flushDelayMs?: number;
+  maxBatch?: number;
+}
+
+interface Pending {
+  effect: Effect;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * Writes the effects of many messages in few round trips: one transaction for all outcomes of a batch, one
+ * produce request for all their replies. The order per message is fixed here and only here:
+ *   database write → reply produced → offset released for commit.
+ * A reply is never produced for a request that is not stored. The one place a crash repeats work: after the
+ * API answered and before this batch is stored, the request is not recorded as done, so it is asked again.
+ */
+export class Effects {
+  readonly #o: Required<Omit<EffectsOptions, "flushDelayMs" | "maxBatch">> & {
+    flushDelayMs: number;
+    maxBatch: number;
+  };
+  #pending: Pending[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #flushing: Promise<void> | undefined;
+  #stopping = false;
+
+  constructor(opts: EffectsOptions) {
+    this.#o = { flushDelayMs: 2, maxBatch: 500, ...opts };
+  }
+
+  /** Resolves when the effect is stored and published. */
+  push(effect: Effect): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ effect, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  /** Writes what is pending now; used at shutdown. Gives up retrying failed writes once stopping. */
+  async drain(): Promise<void> {
+    this.#stopping = true;
+    while (this.#pending.length > 0 || this.#flushing) {
+      if (this.#timer) {
+        clearTimeout(this.#timer);
+        this.#timer = undefined;
+      }
+      await (this.#flushing ?? this.#flush());
+    }
+  }
+
+  #schedule(): void {
+    if (this.#timer || this.#flushing) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.#flush();
+    }, this.#o.flushDelayMs);
+  }
+
+  #flush(): Promise<void> {
+    const batch = this.#pending.splice(0, this.#o.maxBatch);
+    this.#flushing = this.#write(batch).finally(() => {
+      this.#flushing = undefined;
+      if (this.#pending.length > 0) this.#schedule();
+    });
+    return this.#flushing;
+  }
+
+  async #write(batch: Pending[]): Promise<void> {
+    if (batch.length === 0) return;
+    try {
+      const outcomes: Extract<Effect, { kind: "outcome" }>[] = [];
+      const rejections: RejectedMessage[] = [];
+      for (const { effect } of batch) {
+        if (effect.kind === "outcome") outcomes.push(effect);
+        else if (effect.kind === "rejection") rejections.push(effect.rejected);
+        else this.#o.store.audit.append(effect.audit);
+      }
+      const replies = await this.#retry("store", async () => {
+        const inserted =
+          outcomes.length > 0
+            ? (await this.#o.store.complete(outcomes.map((e) => e.outcome))).inserted
+            : new Set<string>();
+        if (rejections.length > 0) await this.#o.store.reject(rejections);
+        return this.#repliesToPublish(outcomes, inserted);
+      });
+      const records: OutRecord[] = [];
+      for (const { effect } of batch) {
+        if (effect.kind === "rejection") records.push(...effect.records);
+        else if (effect.kind === "republish") records.push(effect.reply);
+      }
+      records.push(...replies);
+      await this.#retry("publish", () => this.#o.producer.send(records));
+      this.#o.onDone(batch.map((p) => p.effect.source));
+      for (const p of batch) p.resolve();
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+    }
+  }
+
+  /**
+   * A reply already stored by someone else (a duplicate processed by another replica during a rebalance) wins:
+   * publish what the database holds, so every copy of a reply says the same thing.
+   */
+  async #repliesToPublish(
+    outcomes: Extract<Effect, { kind: "outcome" }>[],
+    inserted: Set<string>,
+  ): Promise<OutRecord[]> {
+    const out: OutRecord[] = [];
+    for (const e of outcomes) {
+      const id = e.outcome.request.request_id;
+      if (inserted.has(id)) {
+        out.push(e.reply);
+        continue;
+      }
+      const stored = await this.#o.store.findReply(id);
+      out.push(stored ? { ...e.reply, value: JSON.stringify(stored) } : e.reply);
+    }
+    return out;
+  }
+
+  /** Postgres or Kafka being down is not the request's fault: keep trying (with backoff) until shutdown. */
+  async #retry<T>(operation: "store" | "publish", fn: () => Promise<T>): Promise<T> {
+    let delay = 100;
+    for (;;) {
+      try {
+        return await fn();
+      } catch (err) {
+        this.#o.onError(operation, err);
+        if (this.#stopping) throw err;
+        await this.#o.sleep(delay);
+        delay = Math.min(delay * 2, 5000);
+      }
+    }
+  }
+}

@@ -1,0 +1,123 @@
+import { type DecodeLimits, decodeChatRequest } from "@chatq/contracts";
+import type { InRecord } from "@chatq/kafka";
+import {
+  type Admission,
+  type ReceivedRequest,
+  type RejectedMessage,
+  rejectedReply,
+  type Store,
+} from "@chatq/store";
+import type { ChatqMetrics } from "@chatq/telemetry";
+import { deadLetterRecord } from "./dead-letter.ts";
+import type { Effect } from "./effects.ts";
+import { type Job, replyTopicOf } from "./job.ts";
+
+export interface IntakeDeps {
+  limits: DecodeLimits;
+  defaultModel: string;
+  topics: { replies: string; deadLetter: string };
+  store: Pick<Store, "admit">;
+  metrics: ChatqMetrics;
+  withStoreRetry: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** Effects of a message that needs no API call (refused, or answered before). */
+  pushEffect: (effect: Effect) => void;
+  schedule: (job: Job) => void;
+  now: () => number;
+}
+
+/**
+ * A fetched batch, in order: refuse what is bad (DLQ + rejected reply), store what is new in one round trip,
+ * re-publish what was answered before, and schedule the rest. Never throws for a message's own fault.
+ */
+export async function intake(records: readonly InRecord[], deps: IntakeDeps): Promise<void> {
+  const jobs: Job[] = [];
+  for (const record of records) {
+    deps.metrics.requestsConsumed.inc({ topic: record.topic });
+    const decoded = decodeChatRequest(record.value, deps.limits);
+    if (!decoded.ok) {
+      deps.pushEffect(rejectionEffect(record, decoded.rejection, deps));
+      continue;
+    }
+    const request = decoded.request;
+    jobs.push({
+      request,
+      model: request.model ?? deps.defaultModel,
+      priority: request.priority ?? "interactive",
+      key: request.conversation_id ?? request.request_id,
+      source: record,
+      receivedAt: deps.now(),
+      originMs: request.created_at !== undefined ? Date.parse(request.created_at) : record.timestampMs,
+    });
+  }
+  if (jobs.length === 0) return;
+
+  const admissions = await deps.withStoreRetry(() => deps.store.admit(jobs.map(toReceived)));
+  for (const job of jobs) {
+    const admission: Admission = admissions.get(job.request.request_id) ?? { state: "new" };
+    if (admission.state !== "done") {
+      deps.schedule(job);
+      continue;
+    }
+    // Answered before (a redelivery after a crash, or a producer's retry): the same reply again, no API call.
+    deps.metrics.repliesRepublished.inc();
+    deps.pushEffect({
+      kind: "republish",
+      source: job.source,
+      audit: {
+        event: "reply_republished",
+        requestId: job.request.request_id,
+        ...(job.request.conversation_id !== undefined && { conversationId: job.request.conversation_id }),
+        ...(job.request.tenant !== undefined && { tenant: job.request.tenant }),
+        detail: sourceDetail(job.source),
+        at: new Date(),
+      },
+      reply: {
+        topic: replyTopicOf(job.request, deps.topics.replies),
+        key: job.key,
+        value: JSON.stringify(admission.reply),
+      },
+    });
+  }
+}
+
+function rejectionEffect(
+  record: InRecord,
+  rejection: NonNullable<Extract<ReturnType<typeof decodeChatRequest>, { ok: false }>["rejection"]>,
+  deps: IntakeDeps,
+): Effect {
+  deps.metrics.requestsRejected.inc({ reason: rejection.code });
+  deps.metrics.deadLetters.inc({ reason: rejection.code });
+  const at = new Date();
+  const rejected: RejectedMessage = {
+    code: rejection.code,
+    message: rejection.message,
+    source: { topic: record.topic, partition: record.partition, offset: record.offset },
+    at,
+  };
+  const records = [deadLetterRecord(record, rejection, deps.topics.deadLetter, at)];
+  const requestId = rejection.requestId;
+  if (requestId !== undefined) {
+    rejected.requestId = requestId;
+    rejected.reply = rejectedReply({ ...rejected, requestId });
+    records.push({
+      topic: deps.topics.replies,
+      key: record.key?.toString("utf8") ?? requestId,
+      value: JSON.stringify(rejected.reply),
+    });
+  }
+  return { kind: "rejection", source: record, records, rejected };
+}
+
+function toReceived(job: Job): ReceivedRequest {
+  return {
+    request: job.request,
+    model: job.model,
+    priority: job.priority,
+    source: { topic: job.source.topic, partition: job.source.partition, offset: job.source.offset },
+    receivedAt: new Date(),
+  };
+}
+
+function sourceDetail(r: InRecord): Record<string, unknown> {
+  return { topic: r.topic, partition: r.partition, offset: r.offset };
+}

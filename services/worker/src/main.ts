@@ -1,0 +1,45 @@
+// The worker process: read config, build the parts, start them, stop them on a signal.
+import { createLogger, createMetrics } from "@chatq/telemetry";
+import { ConfigError, loadConfig } from "./config.ts";
+import { startWorker } from "./worker.ts";
+
+let config: ReturnType<typeof loadConfig>;
+try {
+  config = loadConfig();
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  console.error(err.message);
+  process.exit(2);
+}
+
+const log = createLogger({ name: "chatq-worker", ...config.log });
+const metrics = createMetrics();
+metrics.buildInfo.set(
+  { version: process.env.npm_package_version ?? "0.1.0", node_version: process.version },
+  1,
+);
+
+const worker = await startWorker(config, log, metrics).catch((err: unknown) => {
+  log.fatal({ err }, "worker failed to start");
+  process.exit(1);
+});
+
+let stopping = false;
+const shutdown = async (signal: string, code: number) => {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, "shutting down");
+  const hardStop = setTimeout(() => {
+    log.error("shutdown took too long; exiting");
+    process.exit(1);
+  }, config.worker.shutdownTimeoutMs + 15_000);
+  hardStop.unref();
+  await worker.stop();
+  process.exit(code);
+};
+process.on("SIGTERM", () => void shutdown("SIGTERM", 0));
+process.on("SIGINT", () => void shutdown("SIGINT", 0));
+void worker.fatal.then((err) => {
+  log.fatal({ err }, "kafka consumer gave up");
+  void shutdown("fatal", 1);
+});

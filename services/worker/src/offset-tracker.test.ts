@@ -1,0 +1,73 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { OffsetTracker } from "./offset-tracker.ts";
+
+describe("OffsetTracker", () => {
+  it("commits only up to the lowest unfinished offset", () => {
+    const t = new OffsetTracker();
+    for (const o of ["10", "11", "12"]) t.track(0, o);
+    t.finish(0, "12");
+    t.finish(0, "11");
+    expect(t.takeCommittable()).toEqual([]);
+    t.finish(0, "10");
+    expect(t.takeCommittable()).toEqual([{ partition: 0, offset: "13" }]);
+    expect(t.takeCommittable()).toEqual([]);
+  });
+
+  it("keeps partitions apart", () => {
+    const t = new OffsetTracker();
+    t.track(0, "5");
+    t.track(1, "7");
+    t.finish(1, "7");
+    expect(t.takeCommittable()).toEqual([{ partition: 1, offset: "8" }]);
+    expect(t.unfinished()).toBe(1);
+  });
+
+  it("forgets lost partitions after a rebalance", () => {
+    const t = new OffsetTracker();
+    t.track(0, "1");
+    t.track(1, "1");
+    t.retainOnly([1]);
+    t.finish(0, "1");
+    t.finish(1, "1");
+    expect(t.takeCommittable()).toEqual([{ partition: 1, offset: "2" }]);
+  });
+
+  it("a failed commit is offered again", () => {
+    const t = new OffsetTracker();
+    t.track(0, "0");
+    t.finish(0, "0");
+    const [c] = t.takeCommittable();
+    t.untake(0, c?.offset ?? "");
+    expect(t.takeCommittable()).toEqual([{ partition: 0, offset: "1" }]);
+  });
+
+  it("never commits past an unfinished offset, whatever the finishing order (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 300 }),
+        fc.integer({ min: 0, max: 1000 }),
+        fc.array(fc.nat(), { maxLength: 400 }),
+        (count, base, order) => {
+          const t = new OffsetTracker();
+          const offsets = Array.from({ length: count }, (_, i) => base + i);
+          for (const o of offsets) t.track(3, String(o));
+          const unfinished = new Set(offsets);
+          // Finish a pseudo-random subset in a pseudo-random order.
+          for (const pick of order) {
+            const o = offsets[pick % offsets.length] as number;
+            t.finish(3, String(o));
+            unfinished.delete(o);
+            for (const c of t.takeCommittable()) {
+              const next = Number(c.offset);
+              // Everything below the committed offset must be finished.
+              for (const u of unfinished) if (u < next) return false;
+            }
+          }
+          return true;
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});

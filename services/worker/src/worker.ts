@@ -1,0 +1,437 @@
+import type { ChatReply } from "@chatq/contracts";
+import {
+  type BatchConsumer,
+  createBatchConsumer,
+  createKafka,
+  createRecordProducer,
+  ensureTopics,
+  type InRecord,
+  type Kafka,
+  type RecordProducer,
+  readLag,
+} from "@chatq/kafka";
+import { createChatClient } from "@chatq/llm";
+import { createRateLimiter, type RateLimiter } from "@chatq/ratelimit";
+import { createStore, migrate, type Store } from "@chatq/store";
+import {
+  type ChatqMetrics,
+  type Logger,
+  type PauseReason,
+  startTelemetryServer,
+  type TelemetryServer,
+} from "@chatq/telemetry";
+import type { AnswerDeps } from "./answer-with-retries.ts";
+import { AuthGate } from "./auth-gate.ts";
+import { Committer } from "./committer.ts";
+import type { WorkerConfig } from "./config.ts";
+import { Effects } from "./effects.ts";
+import { intake } from "./intake.ts";
+import { type Job, replyTopicOf } from "./job.ts";
+import { KeyedScheduler } from "./keyed-scheduler.ts";
+import { OffsetTracker } from "./offset-tracker.ts";
+import { processJob } from "./process-job.ts";
+import { RecentReplies } from "./recent-replies.ts";
+
+export interface RunningWorker {
+  /** Stops fetching, finishes in-flight work within the deadline, commits, disconnects. */
+  stop(): Promise<void>;
+  /** Resolves on a failure the worker cannot recover from (kafkajs gave up); main exits non-zero. */
+  fatal: Promise<Error>;
+  metricsPort: number;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const now = () => performance.now();
+
+/** Builds the parts in dependency order, starts them, and returns how to stop them in the reverse order. */
+export async function startWorker(
+  config: WorkerConfig,
+  log: Logger,
+  metrics: ChatqMetrics,
+): Promise<RunningWorker> {
+  const storeOptions = {
+    databaseUrl: config.database.url,
+    poolSize: config.database.poolSize,
+    applicationName: config.kafka.clientId,
+    ...(config.database.schema !== undefined && { schema: config.database.schema }),
+  };
+  if (config.database.migrateOnStart) {
+    const { applied } = await migrate(storeOptions);
+    if (applied.length > 0) log.info({ applied }, "database migrated");
+  }
+  const store: Store = await createStore({
+    ...storeOptions,
+    onError: (err) => {
+      metrics.postgresErrors.inc({ operation: err.operation });
+      log.warn({ err, operation: err.operation }, "postgres error");
+    },
+  });
+
+  const kafka: Kafka = createKafka({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, log });
+  if (config.topics.create) {
+    const created = await ensureTopics(kafka, [
+      { name: config.topics.requests, partitions: config.topics.partitions },
+      { name: config.topics.replies, partitions: config.topics.partitions },
+      { name: config.topics.deadLetter, partitions: Math.max(1, Math.ceil(config.topics.partitions / 4)) },
+    ]);
+    if (created.length > 0) log.info({ topics: created }, "topics created");
+  }
+  const producer: RecordProducer = await createRecordProducer(kafka);
+
+  const limiter: RateLimiter = await createRateLimiter({
+    limits: config.rateLimit.limits,
+    burstSliceMs: config.rateLimit.burstSliceMs,
+    maxQueued: config.rateLimit.maxQueued,
+    ...(config.redisUrl !== undefined && {
+      redis: { url: config.redisUrl, keyPrefix: config.rateLimit.keyPrefix },
+    }),
+  });
+  for (const [model, l] of [
+    ["default", config.rateLimit.limits.default],
+    ...Object.entries(config.rateLimit.limits.perModel),
+  ] as const) {
+    metrics.ratelimitLimit.set({ model, kind: "requests" }, l.rpm);
+    metrics.ratelimitLimit.set({ model, kind: "tokens" }, l.tpm);
+  }
+
+  const client = createChatClient({
+    apiKey: config.openai.apiKey,
+    baseURL: config.openai.baseURL,
+    organization: config.openai.organization,
+  });
+
+  // --- consumption control: paused while any reason holds ---
+  const pauseReasons = new Set<PauseReason>();
+  let consumer: BatchConsumer | undefined;
+  const setPaused = (reason: PauseReason, on: boolean) => {
+    const before = pauseReasons.size > 0;
+    if (on === pauseReasons.has(reason)) return;
+    if (on) pauseReasons.add(reason);
+    else pauseReasons.delete(reason);
+    metrics.consumptionPaused.set({ reason }, on ? 1 : 0);
+    log.info(
+      { reason, paused: on, reasons: [...pauseReasons] },
+      on ? "consumption paused" : "consumption reason cleared",
+    );
+    const after = pauseReasons.size > 0;
+    if (before !== after) after ? consumer?.pause() : consumer?.resume();
+  };
+
+  const gate = new AuthGate({
+    probe: () => client.probe(5000),
+    maxIntervalMs: config.worker.authProbeMaxIntervalMs,
+    sleep,
+    onChange: (open, error) => {
+      if (!open)
+        log.error(
+          { error_code: error?.code, status: error?.status },
+          "API rejects the account; pausing and probing",
+        );
+      else log.info("API accepts the account again; resuming");
+      setPaused("auth", !open);
+    },
+  });
+
+  const tracker = new OffsetTracker();
+  let committer: Committer | undefined;
+  const release = (sources: readonly InRecord[]) => {
+    for (const s of sources) tracker.finish(s.partition, s.offset);
+    committer?.nudge();
+  };
+  const effects = new Effects({
+    store,
+    producer,
+    onDone: release,
+    onError: (operation, err) => {
+      if (operation === "store") metrics.postgresErrors.inc({ operation: "write" });
+      else metrics.kafkaErrors.inc({ operation: "produce" });
+      log.warn({ err, operation }, "effects write failed; retrying");
+    },
+    sleep,
+  });
+  const withStoreRetry = async <T>(fn: () => Promise<T>): Promise<T> => {
+    for (let delay = 100; ; delay = Math.min(delay * 2, 5000)) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (stopping) throw err;
+        metrics.postgresErrors.inc({ operation: "read" });
+        log.warn({ err }, "postgres read failed; retrying");
+        await sleep(delay);
+      }
+    }
+  };
+
+  const answerDeps: AnswerDeps = {
+    client,
+    limiter,
+    gate,
+    audit: (e) => store.audit.append(e),
+    metrics,
+    policy: config.openai.retry,
+    timeoutMs: config.openai.timeoutMs,
+    sleep,
+    random: Math.random,
+    now,
+  };
+  const recent = new RecentReplies(10_000);
+  // Requests being worked on, by request_id: a second copy waits for the first instead of calling the API again.
+  const active = new Map<string, { done: Promise<void>; resolve: () => void }>();
+  let intakeQueued = 0;
+  let stopping = false;
+
+  const checkBackpressure = () => {
+    const load = scheduler.size() + intakeQueued;
+    metrics.inFlight.set(scheduler.size());
+    if (load >= config.worker.maxInFlight) setPaused("backpressure", true);
+    else if (load <= config.worker.maxInFlight * 0.8) setPaused("backpressure", false);
+    setPaused("ratelimit", limiter.isSaturated());
+  };
+  limiter.onDrain(checkBackpressure);
+
+  const runJob = async (job: Job): Promise<void> => {
+    const id = job.request.request_id;
+    try {
+      const known = recent.get(id);
+      if (known) {
+        await effects.push(republishEffect(job, known, config.topics.replies));
+        return;
+      }
+      const { effect, estimatedPromptTokens } = await processJob(job, {
+        store,
+        answer: answerDeps,
+        historyMaxMessages: config.worker.historyMaxMessages,
+        replyTopic: config.topics.replies,
+        withStoreRetry,
+      });
+      await effects.push(effect);
+      recent.set(id, effect.outcome.reply);
+      recordOutcome(metrics, job, effect.outcome.reply, effect.outcome.apiMs, estimatedPromptTokens);
+      log.info(
+        {
+          request_id: id,
+          conversation_id: job.request.conversation_id,
+          tenant: job.request.tenant,
+          model: job.model,
+          status: effect.outcome.reply.status,
+          attempts: effect.outcome.attempts,
+          error_code: effect.outcome.reply.error?.code,
+          ms: effect.outcome.reply.latency_ms,
+        },
+        "request finished",
+      );
+    } catch (err) {
+      // Only a shutdown gets here (effects stop retrying): the offset stays uncommitted and Kafka redelivers it.
+      log.warn({ err, request_id: id }, "request left unfinished");
+    } finally {
+      active.get(id)?.resolve();
+      active.delete(id);
+    }
+  };
+  const scheduler = new KeyedScheduler<Job>(runJob, checkBackpressure);
+
+  const schedule = (job: Job) => {
+    const id = job.request.request_id;
+    const first = active.get(id);
+    if (first) {
+      // The same request twice in flight (a producer's retry): one API call, one reply; both offsets finish together.
+      void first.done.then(() => release([job.source]));
+      return;
+    }
+    let resolve: () => void = () => {};
+    const done = new Promise<void>((r) => {
+      resolve = r;
+    });
+    active.set(id, { done, resolve });
+    scheduler.push(job.key, job);
+  };
+
+  const intakeDeps = {
+    limits: { maxBytes: config.worker.maxRequestBytes, allowedModels: config.openai.allowedModels },
+    defaultModel: config.openai.defaultModel,
+    topics: { replies: config.topics.replies, deadLetter: config.topics.deadLetter },
+    store,
+    metrics,
+    withStoreRetry,
+    pushEffect: (e: Parameters<typeof effects.push>[0]) => {
+      effects.push(e).catch((err) => log.warn({ err }, "message left unfinished"));
+    },
+    schedule,
+    now,
+  };
+  let intakeChain: Promise<void> = Promise.resolve();
+  const onRecords = (records: InRecord[]) => {
+    if (stopping) return;
+    const fresh = records.filter((r) => tracker.track(r.partition, r.offset));
+    if (fresh.length === 0) return;
+    intakeQueued += fresh.length;
+    checkBackpressure();
+    // One batch at a time, in fetch order: a conversation's turns must reach the scheduler in offset order.
+    intakeChain = intakeChain
+      .then(() => intake(fresh, intakeDeps))
+      .catch((err) => log.error({ err }, "intake failed; batch left uncommitted"))
+      .finally(() => {
+        intakeQueued -= fresh.length;
+        checkBackpressure();
+      });
+  };
+
+  consumer = createBatchConsumer(kafka, {
+    groupId: config.kafka.groupId,
+    topic: config.topics.requests,
+    sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+    heartbeatIntervalMs: config.kafka.heartbeatIntervalMs,
+  });
+  committer = new Committer(
+    tracker,
+    config.topics.requests,
+    (o) => (consumer as BatchConsumer).commit(o),
+    (err) => {
+      metrics.kafkaErrors.inc({ operation: "commit" });
+      log.warn({ err }, "offset commit failed; will retry");
+    },
+  );
+  let joined = false;
+  consumer.onAssignment((partitions) => {
+    joined = true;
+    tracker.retainOnly(partitions);
+    log.info({ partitions }, "partitions assigned");
+  });
+  let reportFatal: (err: Error) => void = () => {};
+  const fatal = new Promise<Error>((r) => (reportFatal = r));
+  let crashed: Error | undefined;
+  consumer.onCrash((error, restart) => {
+    metrics.kafkaErrors.inc({ operation: "consume" });
+    log.error({ err: error, restart }, "kafka consumer crashed");
+    if (!restart) {
+      crashed = error;
+      reportFatal(error);
+    }
+  });
+  await consumer.start(onRecords);
+
+  // --- lag, for dashboards and the "no progress while lag grows" alert ---
+  const admin = kafka.admin();
+  await admin.connect();
+  const refreshLag = async () => {
+    try {
+      for (const p of await readLag(admin, config.kafka.groupId, config.topics.requests)) {
+        metrics.consumerLag.set({ topic: p.topic, partition: String(p.partition) }, p.lag);
+      }
+    } catch (err) {
+      metrics.kafkaErrors.inc({ operation: "lag" });
+      log.warn({ err }, "lag refresh failed");
+    }
+  };
+  const lagTimer = setInterval(() => void refreshLag(), config.worker.lagRefreshMs);
+  const depthTimer = setInterval(() => {
+    for (const d of limiter.snapshot())
+      metrics.ratelimitQueueDepth.set({ model: d.model, priority: d.priority }, d.queued);
+  }, 1000);
+
+  const telemetry: TelemetryServer = await startTelemetryServer({
+    port: config.telemetry.port,
+    host: config.telemetry.host,
+    registry: metrics.registry,
+    readiness: {
+      kafka: () =>
+        crashed
+          ? { ok: false, detail: `consumer crashed: ${crashed.message}` }
+          : joined
+            ? { ok: true }
+            : { ok: false, detail: "not yet in the consumer group" },
+      postgres: async () => {
+        await store.ping();
+        return { ok: true };
+      },
+      auth: () =>
+        gate.isOpen()
+          ? { ok: true }
+          : { ok: false, detail: "paused: the API rejected the key or quota; probing" },
+    },
+  });
+  log.info(
+    {
+      metrics_port: telemetry.port,
+      topic: config.topics.requests,
+      group: config.kafka.groupId,
+      max_in_flight: config.worker.maxInFlight,
+      shared_budget: config.redisUrl !== undefined,
+      openai_base_url: config.openai.baseURL ?? "https://api.openai.com/v1",
+    },
+    "worker started",
+  );
+
+  return {
+    metricsPort: telemetry.port,
+    fatal,
+    async stop() {
+      const deadline = now() + config.worker.shutdownTimeoutMs;
+      stopping = true;
+      setPaused("shutdown", true);
+      log.info({ in_flight: scheduler.size() }, "stopping: finishing in-flight work");
+      await Promise.race([intakeChain, sleep(Math.max(0, deadline - now()))]);
+      const drained = await waitFor(() => scheduler.size() === 0, deadline - now());
+      if (!drained)
+        log.warn(
+          { left: scheduler.size() },
+          "shutdown deadline reached; unfinished work will be redelivered",
+        );
+      gate.stop();
+      await Promise.race([effects.drain(), sleep(Math.max(0, deadline - now()))]).catch(() => undefined);
+      await committer?.flush();
+      clearInterval(lagTimer);
+      clearInterval(depthTimer);
+      await consumer?.disconnect().catch(() => undefined);
+      await admin.disconnect().catch(() => undefined);
+      await producer.disconnect().catch(() => undefined);
+      await limiter.close().catch(() => undefined);
+      await store.close().catch(() => undefined);
+      await telemetry.close();
+      log.info({ committed_through: "last finished offset" }, "stopped");
+    },
+  };
+}
+
+function republishEffect(job: Job, reply: ChatReply, defaultReplyTopic: string) {
+  return {
+    kind: "republish" as const,
+    source: job.source,
+    audit: { event: "reply_republished" as const, requestId: job.request.request_id, at: new Date() },
+    reply: {
+      topic: replyTopicOf(job.request, defaultReplyTopic),
+      key: job.key,
+      value: JSON.stringify(reply),
+    },
+  };
+}
+
+function recordOutcome(
+  metrics: ChatqMetrics,
+  job: Job,
+  reply: ChatReply,
+  apiMs: number,
+  estimatedPromptTokens: number,
+) {
+  const model = job.model;
+  if (reply.status === "completed") metrics.requestsCompleted.inc({ model });
+  else metrics.requestsFailed.inc({ model, error_class: reply.error?.code ?? "unknown" });
+  if (reply.usage) {
+    metrics.tokens.inc({ model, kind: "prompt" }, reply.usage.prompt_tokens);
+    metrics.tokens.inc({ model, kind: "completion" }, reply.usage.completion_tokens);
+    metrics.tokensEstimated.inc({ model }, estimatedPromptTokens);
+  }
+  if (reply.cost_usd !== undefined) metrics.costUsd.inc({ model }, reply.cost_usd);
+  const e2eMs = Math.max(0, Date.now() - job.originMs);
+  metrics.endToEndLatency.observe({ priority: job.priority }, e2eMs / 1000);
+  metrics.addedLatency.observe({ priority: job.priority }, Math.max(0, e2eMs - apiMs) / 1000);
+}
+
+async function waitFor(cond: () => boolean, timeoutMs = Number.POSITIVE_INFINITY): Promise<boolean> {
+  const until = now() + timeoutMs;
+  while (!cond()) {
+    if (now() >= until) return false;
+    await sleep(20);
+  }
+  return true;
+}
