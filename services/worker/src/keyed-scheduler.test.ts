@@ -47,7 +47,7 @@ describe("KeyedScheduler", () => {
             for (let i = 0; i < it.ticks; i++) await tick();
             done.push({ key: it.key, seq: it.seq });
           });
-          items.forEach(([key, ticks], seq) => s.push(key, { key, seq, ticks }));
+          for (const [seq, [key, ticks]] of items.entries()) s.push(key, { key, seq, ticks });
           while (s.size() > 0) await tick();
           for (const key of ["a", "b", "c", "d"]) {
             const seqs = done.filter((d) => d.key === key).map((d) => d.seq);
