@@ -1,0 +1,13 @@
+export { formatOpenAIDuration, parseOpenAIDuration } from "./duration-format.ts";
+export type { FaultMarker } from "./fault-markers.ts";
+export { parseFaultMarker } from "./fault-markers.ts";
+export type { FakeModel, TokenizerEncoding } from "./models.ts";
+export { findModel, KNOWN_MODELS } from "./models.ts";
+export type { FakeOpenAIConfig, FakeOpenAIConfigPatch, FakeOpenAIOptions } from "./options.ts";
+export { DEFAULT_CONFIG } from "./options.ts";
+export type { RandomSource } from "./prng.ts";
+export { seededRandom } from "./prng.ts";
+export type { ModelLimits } from "./rate-limiter.ts";
+export type { FakeOpenAI } from "./server.ts";
+export { startFakeOpenAI } from "./server.ts";
+export type { FakeOpenAIStats } from "./stats.ts";
