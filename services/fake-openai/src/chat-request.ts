@@ -243,7 +243,7 @@ function issueToError(issues: readonly core.$ZodIssue[]): ApiErrorReply {
           "empty_array",
         );
       }
-      const kind = Number.isInteger(issue.input) ? "integer" : "decimal";
+      const kind = numberKind(param);
       return invalidRequest(
         `Invalid '${param}': ${kind} below minimum value. Expected a value >= ${issue.minimum}, but got ${String(issue.input)} instead.`,
         param,
@@ -251,7 +251,7 @@ function issueToError(issues: readonly core.$ZodIssue[]): ApiErrorReply {
       );
     }
     case "too_big": {
-      const kind = Number.isInteger(issue.input) ? "integer" : "decimal";
+      const kind = numberKind(param);
       return invalidRequest(
         `Invalid '${param}': ${kind} above maximum value. Expected a value <= ${issue.maximum}, but got ${String(issue.input)} instead.`,
         param,
@@ -269,6 +269,18 @@ function issueToError(issues: readonly core.$ZodIssue[]): ApiErrorReply {
     default:
       return invalidRequest(`Invalid '${param ?? "request"}': ${issue.message}`, param, "invalid_value");
   }
+}
+
+// The API words range errors by the parameter's declared type, not by the value sent.
+const INTEGER_PARAMS: ReadonlySet<string | null> = new Set([
+  "max_tokens",
+  "max_completion_tokens",
+  "n",
+  "seed",
+]);
+
+function numberKind(param: string | null): "integer" | "decimal" {
+  return INTEGER_PARAMS.has(param) ? "integer" : "decimal";
 }
 
 /** ["messages", 0, "role"] → "messages[0].role", the way the API names parameters. */
