@@ -212,6 +212,30 @@ describe("fake OpenAI through the official SDK", () => {
     await expect(client.models.retrieve("nope")).rejects.toBeInstanceOf(NotFoundError);
   });
 
+  it("answers raw HTTP mistakes the way the API does", async () => {
+    const post = (
+      path: string,
+      body: string,
+      headers: Record<string, string> = { authorization: `Bearer ${KEY}` },
+    ) => fetch(`${fake.url}${path}`, { method: "POST", headers, body });
+    const notJson = await post("/chat/completions", "{nope");
+    expect(notJson.status).toBe(400);
+    expect(((await notJson.json()) as { error: { message: string } }).error.message).toMatch(
+      /parse the JSON body/,
+    );
+
+    const noKey = await post("/chat/completions", "{}", {});
+    expect(noKey.status).toBe(401);
+    expect(await noKey.json()).toMatchObject({ error: { code: "invalid_api_key" } });
+
+    const wrongPath = await post("/completions/chat", "{}");
+    expect(wrongPath.status).toBe(404);
+    expect(await wrongPath.json()).toMatchObject({
+      error: { message: "Invalid URL (POST /v1/completions/chat)" },
+    });
+    expect(wrongPath.headers.get("x-request-id")).toMatch(/^req_/);
+  });
+
   it("counts 200 answers per X-Client-Request-Id", async () => {
     const withId = (id: string) => ({ headers: { "X-Client-Request-Id": id } });
     await client.chat.completions.create(ask("one"), withId("req-1"));
