@@ -25,6 +25,14 @@ describe("RateLimiter", () => {
     expect(rl.admit("m", 0).admitted).toBe(true);
   });
 
+  it("reports per-minute remaining like OpenAI even while the current slice is spent", () => {
+    const { rl } = limiter({ m: { rpm: 600 } }, 1000);
+    for (let i = 0; i < 10; i++) rl.admit("m", 0);
+    const rejected = rl.admit("m", 0);
+    expect(rejected.admitted).toBe(false);
+    expect(rejected.state.requests).toEqual({ limit: 600, remaining: 590, resetMs: 1000 });
+  });
+
   it("charges tokens at arrival and rejects on TPM without charging RPM", () => {
     const { rl } = limiter({ m: { rpm: 10, tpm: 1000 } });
     expect(rl.admit("m", 600)).toMatchObject({

@@ -12,9 +12,9 @@ export type LimitKind = "requests" | "tokens";
 export interface DimensionState {
   /** The per-minute limit, as OpenAI reports it. */
   limit: number;
-  /** Units that would be admitted right now (the bucket level, floored, never negative). */
+  /** Left of the per-minute limit (OpenAI's accounting; the current slice may still be spent). */
   remaining: number;
-  /** Time until the bucket is full again. */
+  /** Time until the per-minute budget is whole again. */
   resetMs: number;
 }
 
@@ -49,10 +49,21 @@ export interface RateLimiterConfig {
   now: () => number;
 }
 
+/**
+ * Two views of one limit. `slice` enforces it (capacity = limit × sliceMs / 60000). `minute` is the per-minute
+ * account OpenAI reports in x-ratelimit-* (capacity = the limit itself): a client can see "remaining 590" and still
+ * get a 429 because the current slice is spent, exactly as on the real API. They are one bucket when the slice is a
+ * whole minute.
+ */
+interface Budget {
+  slice: TokenBucket;
+  minute: TokenBucket;
+}
+
 interface ModelBuckets {
   limits: { rpm: number; tpm: number };
-  requests: TokenBucket | undefined;
-  tokens: TokenBucket | undefined;
+  requests: Budget | undefined;
+  tokens: Budget | undefined;
 }
 
 /**
@@ -73,16 +84,16 @@ export class RateLimiter {
     if (buckets.tokens && tokens > buckets.limits.tpm) {
       return this.#reject(buckets, "tokens", tokens, Number.POSITIVE_INFINITY, true, now);
     }
-    const requestCheck = buckets.requests?.check(1, now);
-    if (buckets.requests && requestCheck && !requestCheck.admitted) {
+    const requestCheck = buckets.requests?.slice.check(1, now);
+    if (requestCheck && !requestCheck.admitted) {
       return this.#reject(buckets, "requests", 1, requestCheck.retryAfterMs, false, now);
     }
-    const tokenCheck = buckets.tokens?.check(tokens, now);
-    if (buckets.tokens && tokenCheck && !tokenCheck.admitted) {
+    const tokenCheck = buckets.tokens?.slice.check(tokens, now);
+    if (tokenCheck && !tokenCheck.admitted) {
       return this.#reject(buckets, "tokens", tokens, tokenCheck.retryAfterMs, false, now);
     }
-    buckets.requests?.take(1, now);
-    buckets.tokens?.take(tokens, now);
+    charge(buckets.requests, 1, now);
+    charge(buckets.tokens, tokens, now);
     return { admitted: true, state: this.#state(buckets, now) };
   }
 
@@ -106,8 +117,8 @@ export class RateLimiter {
     const { sliceMs } = this.#config;
     const created: ModelBuckets = {
       limits: { rpm: rpmLimit, tpm: tpmLimit },
-      requests: rpmLimit > 0 ? new TokenBucket((rpmLimit * sliceMs) / 60_000, sliceMs, now) : undefined,
-      tokens: tpmLimit > 0 ? new TokenBucket((tpmLimit * sliceMs) / 60_000, sliceMs, now) : undefined,
+      requests: rpmLimit > 0 ? budget(rpmLimit, sliceMs, now) : undefined,
+      tokens: tpmLimit > 0 ? budget(tpmLimit, sliceMs, now) : undefined,
     };
     this.#models.set(model, created);
     return created;
@@ -121,11 +132,13 @@ export class RateLimiter {
     tooLarge: boolean,
     now: number,
   ): Admission {
-    const bucket = kind === "requests" ? buckets.requests : buckets.tokens;
+    const bucket = (kind === "requests" ? buckets.requests : buckets.tokens)?.slice;
     const limit = kind === "requests" ? buckets.limits.rpm : buckets.limits.tpm;
-    // "Used" is reported in per-minute terms so that it reads against "Limit" the way OpenAI's messages do.
+    // "Used" is the spent slice scaled to per-minute terms, so it reads against "Limit" the way OpenAI's messages
+    // do ("Limit 600, Used 600" when a 1-second slice of a 600 RPM limit is spent).
     const usedInSlice = bucket ? bucket.capacity - bucket.level(now) : 0;
-    const used = Math.max(0, Math.round((usedInSlice * 60_000) / this.#config.sliceMs));
+    const sliceMs = Math.min(this.#config.sliceMs, MINUTE_MS);
+    const used = Math.max(0, Math.round((usedInSlice * MINUTE_MS) / sliceMs));
     return {
       admitted: false,
       kind,
@@ -140,10 +153,24 @@ export class RateLimiter {
 
   #state(buckets: ModelBuckets, now: number): RateLimitState {
     const state: RateLimitState = {};
-    if (buckets.requests) state.requests = dimension(buckets.requests, buckets.limits.rpm, now);
-    if (buckets.tokens) state.tokens = dimension(buckets.tokens, buckets.limits.tpm, now);
+    if (buckets.requests) state.requests = dimension(buckets.requests.minute, buckets.limits.rpm, now);
+    if (buckets.tokens) state.tokens = dimension(buckets.tokens.minute, buckets.limits.tpm, now);
     return state;
   }
+}
+
+const MINUTE_MS = 60_000;
+
+function budget(limit: number, sliceMs: number, now: number): Budget {
+  const minute = new TokenBucket(limit, MINUTE_MS, now);
+  if (sliceMs >= MINUTE_MS) return { slice: minute, minute };
+  return { slice: new TokenBucket((limit * sliceMs) / MINUTE_MS, sliceMs, now), minute };
+}
+
+function charge(budget: Budget | undefined, cost: number, now: number): void {
+  if (!budget) return;
+  budget.slice.take(cost, now);
+  if (budget.minute !== budget.slice) budget.minute.take(cost, now);
 }
 
 function dimension(bucket: TokenBucket, limit: number, now: number): DimensionState {

@@ -260,11 +260,17 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   }
 
   function sendError(ex: Exchange, err: unknown): void {
+    // A client that hung up mid-body surfaces here as a socket error: nobody is left to answer.
+    if (ex.closed) return;
+    if (!(err instanceof ApiErrorReply)) {
+      process.stderr.write(
+        `${JSON.stringify({ event: "fake_openai_unexpected_error", error: String(err) })}\n`,
+      );
+    }
     const reply =
       err instanceof ApiErrorReply
         ? err
         : new ApiErrorReply(500, "server_error", "The fake OpenAI server failed to handle the request.");
-    if (!(err instanceof ApiErrorReply)) console.error("fake-openai: unexpected error", err);
     send(ex, reply.status, reply.body(), { ...ex.rateHeaders, ...reply.headers });
   }
 
