@@ -51,8 +51,8 @@ export function createBatchConsumer(kafka: Kafka, opts: BatchConsumerOptions): B
     groupId: opts.groupId,
     sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
     heartbeatInterval: opts.heartbeatIntervalMs ?? 3_000,
-    maxBytes: opts.maxBytes ?? 4 * 1024 * 1024,
-    maxBytesPerPartition: opts.maxBytesPerPartition ?? 1024 * 1024,
+    maxBytes: opts.maxBytes ?? 1024 * 1024,
+    maxBytesPerPartition: opts.maxBytesPerPartition ?? 256 * 1024,
     allowAutoTopicCreation: false,
   });
   const assignmentListeners: ((partitions: number[]) => void)[] = [];

@@ -22,7 +22,7 @@ export function countTextTokens(model: string, text: string): number {
 
 /** One message's share of the prompt, wrapping included. */
 export function countMessageTokens(model: string, message: PromptMessage): number {
-  return TOKENS_PER_MESSAGE + countTextTokens(model, message.content);
+  return TOKENS_PER_MESSAGE + countTextTokens(model, message.role) + countTextTokens(model, message.content);
 }
 
 /** Prompt tokens as the API will count them: every message, plus the reply's priming. */

@@ -4,10 +4,10 @@ import {
   type ChatClient,
   classifyError,
   decideRetry,
-  type LlmError,
+  LlmError,
   type RetryPolicy,
 } from "@chatq/llm";
-import { parseRateLimitHeaders, type RateLimiter } from "@chatq/ratelimit";
+import { parseRateLimitHeaders, type RateLimiter, RequestTooLargeError } from "@chatq/ratelimit";
 import type { AuditEvent } from "@chatq/store";
 import { type ChatqMetrics, statusClassOf } from "@chatq/telemetry";
 import type { AuthGate } from "./auth-gate.ts";
@@ -24,6 +24,13 @@ export interface AnswerDeps {
   sleep: (ms: number) => Promise<void>;
   random: () => number;
   now: () => number;
+  /** Fires at shutdown: a job that has not reached the API yet stops waiting (and stays uncommitted). */
+  shutdown: AbortSignal;
+}
+
+/** The job stopped because the worker is stopping; its offset stays uncommitted and Kafka redelivers it. */
+export class ShutdownAbort extends Error {
+  override readonly name = "ShutdownAbort";
 }
 
 export type Answered =
@@ -52,7 +59,28 @@ export async function answerWithRetries(
   let apiMs = 0;
   for (;;) {
     await deps.gate.whenOpen();
-    const permit = await deps.limiter.acquire({ model, tokens: reservedTokens, priority: job.priority });
+    if (deps.shutdown.aborted) throw new ShutdownAbort();
+    let permit: Awaited<ReturnType<RateLimiter["acquire"]>>;
+    try {
+      permit = await deps.limiter.acquire({
+        model,
+        tokens: reservedTokens,
+        priority: job.priority,
+        signal: deps.shutdown,
+      });
+    } catch (err) {
+      if (err instanceof RequestTooLargeError) {
+        // No budget can ever hold it: waiting would block its conversation forever.
+        return {
+          ok: false,
+          error: new LlmError("bad_request", err.message, { cause: err }),
+          attempts: attempt,
+          apiMs,
+        };
+      }
+      if (deps.shutdown.aborted) throw new ShutdownAbort();
+      throw err;
+    }
     deps.metrics.ratelimitWait.observe({ model, priority: job.priority }, permit.waitedMs / 1000);
     attempt++;
     deps.audit({ ...ids, event: "attempt_started", attempt, at: new Date() });

@@ -60,3 +60,29 @@ describe("KeyedScheduler", () => {
     );
   });
 });
+
+describe("KeyedScheduler.stop", () => {
+  it("lets running work finish and drops what waits behind its key", async () => {
+    const ran: string[] = [];
+    let release: () => void = () => {};
+    const s = new KeyedScheduler<string>(async (item) => {
+      ran.push(item);
+      if (item === "a1") {
+        await new Promise<void>((r) => {
+          release = r;
+        });
+      }
+    });
+    s.push("a", "a1");
+    s.push("a", "a2");
+    s.push("a", "a3");
+    await tick();
+    s.stop();
+    expect(s.size()).toBe(1);
+    release();
+    while (s.size() > 0) await tick();
+    s.push("b", "b1");
+    await tick();
+    expect(ran).toEqual(["a1"]);
+  });
+});

@@ -8,6 +8,7 @@ export class KeyedScheduler<T> {
   readonly #run: (item: T) => Promise<void>;
   readonly #onSettled: () => void;
   #size = 0;
+  #stopped = false;
 
   /** `run` must not reject: a job's failure is its own outcome. `onSettled` fires after each job. */
   constructor(run: (item: T) => Promise<void>, onSettled: () => void = () => {}) {
@@ -16,6 +17,7 @@ export class KeyedScheduler<T> {
   }
 
   push(key: string, item: T): void {
+    if (this.#stopped) return;
     this.#size++;
     const queue = this.#queues.get(key);
     if (queue) {
@@ -24,6 +26,18 @@ export class KeyedScheduler<T> {
     }
     this.#queues.set(key, [item]);
     void this.#drain(key);
+  }
+
+  /**
+   * At shutdown: what is running finishes, what waits behind its key is dropped (never run, never finished,
+   * so its offset is not committed and Kafka redelivers it to the next worker).
+   */
+  stop(): void {
+    this.#stopped = true;
+    for (const queue of this.#queues.values()) {
+      const dropped = queue.splice(1);
+      this.#size -= dropped.length;
+    }
   }
 
   /** Accepted and not finished (running or waiting behind their key). */

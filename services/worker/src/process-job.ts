@@ -1,7 +1,7 @@
 import type { ChatMessage } from "@chatq/contracts";
-import { costUsd, countMessageTokens, LlmError, modelInfo, PROMPT_OVERHEAD_TOKENS } from "@chatq/llm";
+import { classifyError, costUsd, countMessageTokens, LlmError, modelInfo, PROMPT_OVERHEAD_TOKENS } from "@chatq/llm";
 import type { Outcome, Store } from "@chatq/store";
-import { type AnswerDeps, answerWithRetries } from "./answer-with-retries.ts";
+import { type AnswerDeps, type Answered, answerWithRetries, ShutdownAbort } from "./answer-with-retries.ts";
 import { completedReply, failedReply } from "./build-reply.ts";
 import type { Effect } from "./effects.ts";
 import { fitContext } from "./fit-context.ts";
@@ -50,7 +50,7 @@ export async function processJob(
           attempts: 0,
           apiMs: 0,
         }
-      : await answerWithRetries(job, fit.messages, promptTokens + maxTokens, deps.answer);
+      : await answerOrFail(job, fit.messages, promptTokens + maxTokens, deps.answer);
 
   const latencyMs = deps.answer.now() - job.receivedAt;
   const base = {
@@ -104,4 +104,22 @@ export async function processJob(
       },
     },
   };
+}
+
+/**
+ * Anything unexpected (a bug, a limiter fault) fails this request with its reason rather than leaving its
+ * offset uncommitted forever, which would stall its partition. Only a shutdown escapes.
+ */
+async function answerOrFail(
+  job: Job,
+  messages: ChatMessage[],
+  reserved: number,
+  deps: AnswerDeps,
+): Promise<Answered> {
+  try {
+    return await answerWithRetries(job, messages, reserved, deps);
+  } catch (err) {
+    if (err instanceof ShutdownAbort || deps.shutdown.aborted) throw err;
+    return { ok: false, error: classifyError(err), attempts: 0, apiMs: 0 };
+  }
 }

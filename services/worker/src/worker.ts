@@ -17,6 +17,7 @@ import {
   type ChatqMetrics,
   type Logger,
   type PauseReason,
+  primeSeries,
   startTelemetryServer,
   type TelemetryServer,
 } from "@chatq/telemetry";
@@ -85,6 +86,15 @@ export async function startWorker(
     ...(config.redisUrl !== undefined && {
       redis: { url: config.redisUrl, keyPrefix: config.rateLimit.keyPrefix },
     }),
+  });
+  metrics.inFlightLimit.set(config.worker.maxInFlight);
+  primeSeries(metrics, {
+    models: [
+      config.openai.defaultModel,
+      ...Object.keys(config.rateLimit.limits.perModel),
+      ...(config.openai.allowedModels ?? []),
+    ],
+    topics: [config.topics.requests],
   });
   for (const [model, l] of [
     ["default", config.rateLimit.limits.default],
@@ -162,7 +172,9 @@ export async function startWorker(
     }
   };
 
+  const shutdown = new AbortController();
   const answerDeps: AnswerDeps = {
+    shutdown: shutdown.signal,
     client,
     limiter,
     gate,
@@ -221,8 +233,9 @@ export async function startWorker(
         "request finished",
       );
     } catch (err) {
-      // Only a shutdown gets here (effects stop retrying): the offset stays uncommitted and Kafka redelivers it.
-      log.warn({ err, request_id: id }, "request left unfinished");
+      // Only a shutdown gets here (the job had not reached the API, or its effects could not be written):
+      // the offset stays uncommitted and Kafka redelivers it to the next worker.
+      log.info({ request_id: id, reason: (err as Error).name }, "request left for redelivery");
     } finally {
       active.get(id)?.resolve();
       active.delete(id);
@@ -292,9 +305,15 @@ export async function startWorker(
     },
   );
   let joined = false;
+  let owned: number[] = [];
   consumer.onAssignment((partitions) => {
     joined = true;
     tracker.retainOnly(partitions);
+    // A partition now read by another member is its lag to report, not ours.
+    for (const p of owned)
+      if (!partitions.includes(p))
+        metrics.consumerLag.remove({ topic: config.topics.requests, partition: String(p) });
+    owned = partitions;
     log.info({ partitions }, "partitions assigned");
   });
   let reportFatal: (err: Error) => void = () => {};
@@ -316,6 +335,7 @@ export async function startWorker(
   const refreshLag = async () => {
     try {
       for (const p of await readLag(admin, config.kafka.groupId, config.topics.requests)) {
+        if (!owned.includes(p.partition)) continue;
         metrics.consumerLag.set({ topic: p.topic, partition: String(p.partition) }, p.lag);
       }
     } catch (err) {
@@ -369,6 +389,11 @@ export async function startWorker(
       const deadline = now() + config.worker.shutdownTimeoutMs;
       stopping = true;
       setPaused("shutdown", true);
+      // Calls already at the API finish; work still queued (behind its conversation or for budget) is left
+      // uncommitted for the next worker instead of holding this one past its deadline.
+      scheduler.stop();
+      shutdown.abort();
+      gate.stop();
       log.info({ in_flight: scheduler.size() }, "stopping: finishing in-flight work");
       await Promise.race([intakeChain, sleep(Math.max(0, deadline - now()))]);
       const drained = await waitFor(() => scheduler.size() === 0, deadline - now());

@@ -1,0 +1,118 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { resolve } from "node:path";
+import type { Scenario } from "./scenario.ts";
+
+const repoRoot = resolve(import.meta.dirname, "../..");
+
+export interface WorkerProcess {
+  proc: ChildProcess;
+  /** Every JSON log line so far. */
+  logs: Record<string, unknown>[];
+  metricsUrl: Promise<string>;
+  /** Resolves with the exit code. */
+  exited: Promise<number | null>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts a real worker process (node services/worker/src/main.ts), configured for the scenario. */
+export function spawnWorker(
+  s: Scenario,
+  openaiBaseUrl: string,
+  env: Record<string, string> = {},
+): WorkerProcess {
+  const proc = spawn(process.execPath, [resolve(repoRoot, "services/worker/src/main.ts")], {
+    cwd: repoRoot,
+    env: {
+      PATH: process.env.PATH ?? "",
+      KAFKA_BROKERS: s.services.kafkaBrokers.join(","),
+      DATABASE_URL: s.services.databaseUrl,
+      DATABASE_SCHEMA: s.schema,
+      REDIS_URL: s.services.redisUrl,
+      RATELIMIT_KEY_PREFIX: s.redisPrefix,
+      OPENAI_API_KEY: "sk-chatq-test",
+      OPENAI_BASE_URL: openaiBaseUrl,
+      OPENAI_RPM: "0",
+      OPENAI_TPM: "0",
+      TOPIC_REQUESTS: s.topics.requests,
+      TOPIC_REPLIES: s.topics.replies,
+      TOPIC_DLQ: s.topics.deadLetter,
+      TOPIC_PARTITIONS: "6",
+      KAFKA_GROUP_ID: s.groupId,
+      KAFKA_SESSION_TIMEOUT_MS: "10000",
+      KAFKA_HEARTBEAT_INTERVAL_MS: "1000",
+      METRICS_PORT: "0",
+      METRICS_HOST: "127.0.0.1",
+      LAG_REFRESH_MS: "1000",
+      LOG_LEVEL: "info",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const logs: Record<string, unknown>[] = [];
+  let announce: (url: string) => void = () => {};
+  const metricsUrl = new Promise<string>((r) => {
+    announce = r;
+  });
+  let buffered = "";
+  proc.stdout?.on("data", (chunk: Buffer) => {
+    buffered += chunk.toString("utf8");
+    const lines = buffered.split("\n");
+    buffered = lines.pop() ?? "";
+    for (const line of lines) {
+      try {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        logs.push(entry);
+        if (entry.msg === "worker started") announce(`http://127.0.0.1:${entry.metrics_port}`);
+      } catch {
+        logs.push({ raw: line });
+      }
+    }
+  });
+  let stderr = "";
+  proc.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString("utf8");
+  });
+  const exited = new Promise<number | null>((r) => proc.on("exit", (code) => r(code)));
+  void exited.then((code) => {
+    if (code !== 0 && code !== null && stderr)
+      process.stderr.write(`[worker ${proc.pid} exited ${code}] ${stderr}\n`);
+  });
+  return {
+    proc,
+    logs,
+    metricsUrl: Promise.race([
+      metricsUrl,
+      exited.then((code) => {
+        throw new Error(`worker exited (${code}) before starting: ${stderr.slice(-2000)}`);
+      }),
+    ]),
+    exited,
+    async stop(signal = "SIGTERM") {
+      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
+      proc.kill(signal);
+      return exited;
+    },
+  };
+}
+
+export async function getJson(url: string): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(url);
+  return { status: res.status, body: await res.json() };
+}
+
+export async function metricValue(
+  metricsUrl: string,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  const text = await (await fetch(`${metricsUrl}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(name)) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? ([^ ]+)/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const labelText = m[2] ?? "";
+    if (Object.entries(labels).every(([k, v]) => labelText.includes(`${k}="${v}"`))) sum += Number(m[3]);
+  }
+  return sum;
+}
