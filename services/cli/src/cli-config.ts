@@ -1,0 +1,19 @@
+import { DEFAULT_TOPICS } from "@chatq/contracts";
+
+/** The CLI's view of the environment: where the stack is. Defaults are the local stack's. */
+export function cliEnv(env: Record<string, string | undefined> = process.env) {
+  return {
+    kafkaBrokers: (env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(","),
+    databaseUrl: env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/chatq",
+    redisUrl: env.REDIS_URL ?? "redis://127.0.0.1:6379",
+    openaiApiKey: env.OPENAI_API_KEY,
+    openaiBaseUrl: env.OPENAI_BASE_URL,
+    metricsPort: Number(env.METRICS_PORT ?? 9464),
+    topics: {
+      requests: env.TOPIC_REQUESTS ?? DEFAULT_TOPICS.requests,
+      replies: env.TOPIC_REPLIES ?? DEFAULT_TOPICS.replies,
+      deadLetter: env.TOPIC_DLQ ?? DEFAULT_TOPICS.deadLetter,
+    },
+  };
+}
+export type CliEnv = ReturnType<typeof cliEnv>;

@@ -1,0 +1,184 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { createWriteStream, mkdirSync } from "node:fs";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import type { ChatRequest } from "@chatq/contracts";
+import { type FakeOpenAI, startFakeOpenAI } from "@chatq/fake-openai";
+import { createKafka, createRecordProducer } from "@chatq/kafka";
+import type { CliEnv } from "./cli-config.ts";
+import { follow } from "./follow.ts";
+import { formatReply } from "./format-reply.ts";
+import { buildRequest, publishRequests } from "./publish.ts";
+
+const repoRoot = resolve(import.meta.dirname, "../../..");
+// kafkajs 2.2.4 sets a negative timer on Node 24 (harmless, known); silence that one warning, no other.
+const NODE_FLAGS = ["--disable-warning=TimeoutNegativeWarning"];
+
+/** A short multi-turn conversation, two single questions (one batch), and one message the worker must refuse. */
+function sampleRequests(useFakeMarkers: boolean): { label: string; request: ChatRequest }[] {
+  const trip = `demo-lisbon-${Date.now().toString(36)}`;
+  const system = "You are a concise travel assistant.";
+  return [
+    {
+      label: "trip, turn 1",
+      request: buildRequest({
+        conversation: trip,
+        system,
+        message: "I have two days in Lisbon. What should I see?",
+      }),
+    },
+    {
+      label: "trip, turn 2",
+      request: buildRequest({ conversation: trip, message: "Where should I eat on the second evening?" }),
+    },
+    {
+      label: "trip, turn 3",
+      request: buildRequest({ conversation: trip, message: "Summarise the plan in one sentence." }),
+    },
+    {
+      label: "translation",
+      request: buildRequest({
+        message: "Translate 'good morning' to Spanish.",
+        tenant: "acme",
+        maxTokens: 40,
+      }),
+    },
+    {
+      label: "batch job",
+      request: buildRequest({
+        message: useFakeMarkers
+          ? "Classify this support ticket: 'my invoice is wrong' [[fail:503x1]] (the fake API fails it once: watch the retry)"
+          : "Classify this support ticket: 'my invoice is wrong'",
+        priority: "batch",
+        tenant: "acme",
+      }),
+    },
+  ];
+}
+
+export async function runDemo(env: CliEnv, opts: { exitWhenDone: boolean }): Promise<void> {
+  const useRealApi = env.openaiApiKey !== undefined && env.openaiBaseUrl === undefined;
+  let fake: FakeOpenAI | undefined;
+  let baseUrl = env.openaiBaseUrl;
+  let apiKey = env.openaiApiKey ?? "sk-chatq-demo";
+  if (!useRealApi && baseUrl === undefined) {
+    fake = await startFakeOpenAI({ apiKey, latencyMs: 300, jitterMs: 200, port: 0 });
+    baseUrl = fake.url;
+    say(`fake OpenAI API on ${fake.url} (set OPENAI_API_KEY without OPENAI_BASE_URL to use the real one)`);
+  } else {
+    say(useRealApi ? "using the real OpenAI API" : `using the OpenAI-compatible API at ${baseUrl}`);
+    apiKey = env.openaiApiKey ?? apiKey;
+  }
+
+  const stateDir = join(process.env.XDG_STATE_HOME ?? join(homedir(), ".local/state"), "chatq");
+  mkdirSync(stateDir, { recursive: true });
+  const logPath = join(stateDir, "demo-worker.log");
+  const worker = spawnWorker(env, { apiKey, baseUrl }, logPath);
+  say(`worker starting (its JSON log: ${logPath})`);
+  await worker.started;
+  say(`worker ready: metrics http://127.0.0.1:${env.metricsPort}/metrics, health /readyz`);
+
+  const samples = sampleRequests(fake !== undefined);
+  const labels = new Map(samples.map((s) => [s.request.request_id, s.label]));
+  let answered = 0;
+  let allAnswered: () => void = () => {};
+  const done = new Promise<void>((r) => {
+    allAnswered = r;
+  });
+  const following = await follow(env, false, (m) => {
+    if (m.kind === "dead-letter") {
+      say(`☠ dead-lettered (${m.code}): ${m.message} — value: ${m.value}`);
+      return;
+    }
+    say(formatReply(m.reply, labels.get(m.reply.request_id) ?? m.reply.request_id));
+    if (labels.has(m.reply.request_id) && ++answered === samples.length) allAnswered();
+  });
+
+  await publishRequests(
+    env,
+    samples.map((s) => s.request),
+  );
+  await publishBadMessage(env);
+  say(
+    `published ${samples.length} requests and 1 malformed message to ${env.topics.requests}; replies follow:\n`,
+  );
+  await done;
+
+  say(`
+All ${samples.length} sample requests answered. Try it yourself${opts.exitWhenDone ? " (run `pnpm demo` to keep a worker running)" : ""}:
+  pnpm chatq publish --conversation ${samples[0]?.request.conversation_id} "And on day three?"
+  pnpm chatq follow                      # replies and dead letters as they arrive
+  curl -s http://127.0.0.1:${env.metricsPort}/metrics | grep ^chatq_
+  curl -s http://127.0.0.1:${env.metricsPort}/readyz
+  psql ${env.databaseUrl} -c 'select event, count(*) from audit_log group by 1'
+Any producer can publish: JSON to '${env.topics.requests}', key = conversation_id; schema in packages/contracts/schema/.
+`);
+  if (!opts.exitWhenDone) {
+    say("Press Ctrl-C to stop the worker and exit.");
+    await new Promise<void>((r) => {
+      process.once("SIGINT", r);
+      process.once("SIGTERM", r);
+    });
+  }
+  await following.stop();
+  worker.process.kill("SIGTERM");
+  const code = await worker.exited;
+  await fake?.close();
+  say(`worker stopped (exit ${code}).`);
+}
+
+async function publishBadMessage(env: CliEnv): Promise<void> {
+  const kafka = createKafka({ brokers: env.kafkaBrokers, clientId: "chatq-cli" });
+  const producer = await createRecordProducer(kafka);
+  await producer.send([{ topic: env.topics.requests, key: "demo-bad", value: "{this is not JSON" }]);
+  await producer.disconnect();
+}
+
+function spawnWorker(env: CliEnv, api: { apiKey: string; baseUrl: string | undefined }, logPath: string) {
+  const log = createWriteStream(logPath, { flags: "a" });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...NODE_FLAGS, join(repoRoot, "services/worker/src/main.ts")],
+    {
+      cwd: repoRoot,
+      env: {
+        ...process.env,
+        KAFKA_BROKERS: env.kafkaBrokers.join(","),
+        DATABASE_URL: env.databaseUrl,
+        REDIS_URL: env.redisUrl,
+        OPENAI_API_KEY: api.apiKey,
+        ...(api.baseUrl !== undefined && { OPENAI_BASE_URL: api.baseUrl }),
+        METRICS_PORT: String(env.metricsPort),
+        TOPIC_REQUESTS: env.topics.requests,
+        TOPIC_REPLIES: env.topics.replies,
+        TOPIC_DLQ: env.topics.deadLetter,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  let announce: () => void = () => {};
+  let fail: (err: Error) => void = () => {};
+  const started = new Promise<void>((res, rej) => {
+    announce = res;
+    fail = rej;
+  });
+  let pending = "";
+  child.stdout?.on("data", (chunk: Buffer) => {
+    log.write(chunk);
+    pending += chunk.toString("utf8");
+    if (pending.includes('"msg":"worker started"')) announce();
+    pending = pending.slice(-4096);
+  });
+  child.stderr?.on("data", (chunk: Buffer) => log.write(chunk));
+  const exited = new Promise<number | null>((r) =>
+    child.on("exit", (code) => {
+      fail(new Error(`the worker exited (${code}) before it started; see ${logPath}`));
+      r(code);
+    }),
+  );
+  return { process: child, started, exited };
+}
+
+function say(line: string): void {
+  process.stdout.write(`${line}\n`);
+}

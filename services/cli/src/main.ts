@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+// chatq's operator CLI: `pnpm chatq <command>`. Commands: demo, publish, follow.
+import { parseArgs } from "node:util";
+import type { Priority } from "@chatq/contracts";
+import { cliEnv } from "./cli-config.ts";
+import { runDemo } from "./demo.ts";
+import { follow } from "./follow.ts";
+import { formatReply } from "./format-reply.ts";
+import { buildRequest, publishRequests } from "./publish.ts";
+
+const USAGE = `usage: chatq <command> [options]
+
+  demo [--exit]                          start the fake API (unless OPENAI_API_KEY is set without
+                                         OPENAI_BASE_URL) and a worker, publish sample requests,
+                                         print the replies; --exit stops once they are answered
+  publish [options] <message>            publish one chat request
+      --conversation <id>  --system <text>  --model <name>  --tenant <id>
+      --priority interactive|batch  --max-tokens <n>
+  follow [--from-beginning]              print replies and dead letters as they arrive
+
+Where the stack is comes from KAFKA_BROKERS, DATABASE_URL, REDIS_URL, TOPIC_REQUESTS, TOPIC_REPLIES,
+TOPIC_DLQ, METRICS_PORT (defaults: the local stack of \`pnpm stack:up\`).`;
+
+class UsageError extends Error {}
+
+const [command, ...rest] = process.argv.slice(2);
+const env = cliEnv();
+
+try {
+  switch (command) {
+    case "demo": {
+      const { values } = parseArgs({ args: rest, options: { exit: { type: "boolean", default: false } } });
+      await runDemo(env, { exitWhenDone: values.exit });
+      process.exit(0);
+      break;
+    }
+    case "publish": {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: {
+          conversation: { type: "string" },
+          system: { type: "string" },
+          model: { type: "string" },
+          tenant: { type: "string" },
+          priority: { type: "string" },
+          "max-tokens": { type: "string" },
+        },
+      });
+      const message = positionals.join(" ").trim();
+      if (!message) throw new UsageError("publish needs a message");
+      if (values.priority !== undefined && !["interactive", "batch"].includes(values.priority)) {
+        throw new UsageError("--priority must be interactive or batch");
+      }
+      const request = buildRequest({
+        message,
+        conversation: values.conversation,
+        system: values.system,
+        model: values.model,
+        tenant: values.tenant,
+        priority: values.priority as Priority | undefined,
+        maxTokens: values["max-tokens"] === undefined ? undefined : Number(values["max-tokens"]),
+      });
+      await publishRequests(env, [request]);
+      console.log(JSON.stringify({ published: request.request_id, topic: env.topics.requests }));
+      process.exit(0);
+      break;
+    }
+    case "follow": {
+      const { values } = parseArgs({
+        args: rest,
+        options: { "from-beginning": { type: "boolean", default: false } },
+      });
+      const following = await follow(env, values["from-beginning"], (m) => {
+        console.log(m.kind === "reply" ? formatReply(m.reply) : `☠ dead-lettered (${m.code}): ${m.message}`);
+      });
+      console.error(`following ${env.topics.replies} and ${env.topics.deadLetter}; Ctrl-C to stop`);
+      await new Promise<void>((r) => process.once("SIGINT", r));
+      await following.stop();
+      process.exit(0);
+      break;
+    }
+    default:
+      throw new UsageError(command ? `unknown command: ${command}` : "no command");
+  }
+} catch (err) {
+  if (err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+    console.error(`${(err as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  throw err;
+}
