@@ -1,5 +1,5 @@
 import pg from "pg";
-import type { Scenario } from "./scenario.ts";
+import type { Scenario } from "./names.ts";
 
 /** A pool on the scenario's own schema, to check what the worker stored. */
 export function scenarioDb(s: Scenario) {

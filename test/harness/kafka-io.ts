@@ -1,6 +1,6 @@
 import type { ChatReply, ChatRequest } from "@chatq/contracts";
 import { type Consumer, type IHeaders, Kafka, logLevel, Partitioners, type Producer } from "kafkajs";
-import type { Scenario } from "./scenario.ts";
+import type { Scenario } from "./names.ts";
 
 export function testKafka(s: Scenario): Kafka {
   return new Kafka({
@@ -60,6 +60,8 @@ export interface Collected {
   key: string | null;
   value: Buffer | null;
   headers: Record<string, string>;
+  /** When this process read it (ms since the epoch): benchmarks time replies with it. */
+  receivedAt: number;
 }
 
 /** Reads a topic from the beginning into memory for the test to inspect. */
@@ -82,6 +84,7 @@ export async function collect(kafka: Kafka, topic: string, groupSuffix: string) 
         key: message.key?.toString("utf8") ?? null,
         value: message.value,
         headers: headersOf(message.headers),
+        receivedAt: Date.now(),
       });
     },
   });

@@ -1,16 +1,10 @@
-import { randomBytes } from "node:crypto";
+import type { Services } from "../setup/services.ts";
 import { services } from "../setup/services.ts";
+import { scenarioFor } from "./names.ts";
 
 /** Names no other test uses: topics, consumer group, Postgres schema, Redis prefix. */
 export function uniqueScenario(label: string) {
-  const id = `${label}_${randomBytes(4).toString("hex")}`.toLowerCase().replace(/[^a-z0-9_]/g, "_");
-  return {
-    id,
-    topics: { requests: `${id}.requests`, replies: `${id}.replies`, deadLetter: `${id}.dlq` },
-    groupId: `${id}-workers`,
-    schema: `t_${id}`,
-    redisPrefix: `chatq-test:${id}`,
-    services: services(),
-  };
+  return scenarioFor(label, services());
 }
-export type Scenario = ReturnType<typeof uniqueScenario>;
+export type { Scenario } from "./names.ts";
+export type { Services };

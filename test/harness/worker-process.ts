@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { resolve } from "node:path";
-import type { Scenario } from "./scenario.ts";
+import type { Scenario } from "./names.ts";
 
 const repoRoot = resolve(import.meta.dirname, "../..");
 
@@ -73,6 +73,9 @@ export function spawnWorker(
     stderr += chunk.toString("utf8");
   });
   const exited = new Promise<number | null>((r) => proc.on("exit", (code) => r(code)));
+  // With a fixed port (benchmarks run quiet, below the info line that announces it), poll for health instead.
+  const fixedPort = Number(env.METRICS_PORT ?? 0);
+  if (fixedPort > 0) void pollHealth(`http://127.0.0.1:${fixedPort}`, exited).then(announce, () => {});
   void exited.then((code) => {
     if (code !== 0 && code !== null && stderr)
       process.stderr.write(`[worker ${proc.pid} exited ${code}] ${stderr}\n`);
@@ -115,4 +118,33 @@ export async function metricValue(
     if (Object.entries(labels).every(([k, v]) => labelText.includes(`${k}="${v}"`))) sum += Number(m[3]);
   }
   return sum;
+}
+
+async function pollHealth(url: string, exited: Promise<unknown>): Promise<string> {
+  let gone = false;
+  void exited.then(() => {
+    gone = true;
+  });
+  while (!gone) {
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return url;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error("worker exited");
+}
+
+/** A port nothing listens on right now (for a worker's metrics in benchmarks). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import("node:net");
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
 }

@@ -1,0 +1,284 @@
+// End-to-end load benchmark: real Kafka, Postgres and Redis, the fake OpenAI API in its own process, and N worker
+// processes. Prints figures; asserts nothing (timings on a shared 2-core machine belong in a report, not a test).
+//   pnpm bench worker      — throughput: 50 ms API latency, no rate limit
+//   pnpm bench ratelimit   — small budget shared by 3 workers, then the high-volume tier
+// Or directly: node test/bench/worker-load.ts --preset throughput | small-budget | high-volume [--seconds N]
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import type { ChatRequest } from "@chatq/contracts";
+import { scenarioDb } from "../harness/database.ts";
+import { collect, createTopics, requestPublisher, testKafka } from "../harness/kafka-io.ts";
+import { scenarioFor } from "../harness/names.ts";
+import { freePort, spawnWorker } from "../harness/worker-process.ts";
+
+const repoRoot = resolve(import.meta.dirname, "../..");
+
+interface Preset {
+  description: string;
+  workers: number;
+  latencyMs: number;
+  jitterMs: number;
+  rpm: number;
+  tpm: number;
+  sliceMs: number;
+  /** Fill a backlog of this many before starting the workers… */
+  backlog?: number;
+  /** …or publish this many per second for `seconds`. */
+  rate?: number;
+  seconds: number;
+  conversations: number;
+  maxTokens: number;
+  inFlight: number;
+}
+
+const PRESETS: Record<string, Preset> = {
+  throughput: {
+    description: "one worker, 50 ms API latency, no rate limit, a 20,000-request backlog",
+    workers: 1,
+    latencyMs: 50,
+    jitterMs: 10,
+    rpm: 0,
+    tpm: 0,
+    sliceMs: 1000,
+    backlog: 20_000,
+    seconds: 120,
+    conversations: 5_000,
+    maxTokens: 50,
+    inFlight: 500,
+  },
+  "small-budget": {
+    description: "3 workers sharing Redis; RPM 600, TPM 120,000 enforced over 1 s slices; 300±200 ms latency",
+    workers: 3,
+    latencyMs: 300,
+    jitterMs: 200,
+    rpm: 600,
+    tpm: 120_000,
+    sliceMs: 1000,
+    backlog: 4_000,
+    seconds: 180,
+    conversations: 2_000,
+    maxTokens: 60,
+    inFlight: 200,
+  },
+  "high-volume": {
+    description: "1 worker, RPM 30,000, TPM 150,000,000, 1 s latency, fed at 450 requests/s",
+    workers: 1,
+    latencyMs: 1000,
+    jitterMs: 100,
+    rpm: 30_000,
+    tpm: 150_000_000,
+    sliceMs: 1000,
+    rate: 450,
+    seconds: 120,
+    conversations: 20_000,
+    maxTokens: 50,
+    inFlight: 1000,
+  },
+};
+
+const { values } = parseArgs({
+  options: {
+    preset: { type: "string", default: "throughput" },
+    seconds: { type: "string" },
+    rate: { type: "string" },
+    backlog: { type: "string" },
+  },
+});
+const preset = PRESETS[values.preset ?? ""];
+if (!preset) {
+  console.error(`unknown preset; one of: ${Object.keys(PRESETS).join(", ")}`);
+  process.exit(2);
+}
+const p: Preset = {
+  ...preset,
+  ...(values.seconds !== undefined && { seconds: Number(values.seconds) }),
+  ...(values.rate !== undefined && { rate: Number(values.rate) }),
+  ...(values.backlog !== undefined && { backlog: Number(values.backlog) }),
+};
+
+const services = {
+  kafkaBrokers: (process.env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(","),
+  databaseUrl: process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/chatq_test",
+  redisUrl: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+  source: { kafka: "env", postgres: "env", redis: "env" },
+};
+const s = scenarioFor(`bench_${values.preset}`, services);
+console.log(`# ${values.preset}: ${p.description}`);
+
+const fake = await startFakeProcess(p);
+const kafka = testKafka(s);
+await createTopics(kafka, s, 12);
+const replies = await collect(kafka, s.topics.replies, s.id);
+const publisher = await requestPublisher(kafka, s);
+const publishedAt = new Map<string, number>();
+let seq = 0;
+const nextRequests = (n: number): ChatRequest[] =>
+  Array.from({ length: n }, () => {
+    const i = seq++;
+    const request_id = `${s.id}-${i}`;
+    publishedAt.set(request_id, Date.now());
+    return {
+      request_id,
+      conversation_id: `${s.id}-conv-${i % p.conversations}`,
+      messages: [
+        { role: "user", content: `Benchmark question ${i}: what is ${i} + ${i}? Answer briefly, please.` },
+      ],
+      params: { max_tokens: p.maxTokens },
+    };
+  });
+
+if (p.backlog) {
+  await publisher.publish(nextRequests(p.backlog));
+  console.log(`backlog of ${p.backlog} requests published`);
+}
+
+const ports = await Promise.all(Array.from({ length: p.workers }, () => freePort()));
+const workers = ports.map((port) =>
+  spawnWorker(s, fake.url, {
+    METRICS_PORT: String(port),
+    OPENAI_RPM: String(p.rpm),
+    OPENAI_TPM: String(p.tpm),
+    RATELIMIT_SLICE_MS: String(p.sliceMs),
+    WORKER_MAX_IN_FLIGHT: String(p.inFlight),
+    TOPIC_PARTITIONS: "12",
+    LOG_LEVEL: "warn",
+    HISTORY_MAX_MESSAGES: "20",
+  }),
+);
+await Promise.all(workers.map((w) => w.metricsUrl));
+const started = Date.now();
+let maxRssMb = 0;
+const rssTimer = setInterval(() => {
+  for (const w of workers) maxRssMb = Math.max(maxRssMb, rssMb(w.proc.pid));
+}, 1000);
+
+if (p.rate) {
+  const until = started + p.seconds * 1000;
+  const perTick = p.rate / 10;
+  let owed = 0;
+  while (Date.now() < until) {
+    owed += perTick;
+    const n = Math.floor(owed);
+    owed -= n;
+    if (n > 0) await publisher.publish(nextRequests(n));
+    await new Promise((r) => setTimeout(r, 100));
+  }
+} else {
+  await new Promise((r) => setTimeout(r, p.seconds * 1000));
+}
+const windowEnd = Date.now();
+clearInterval(rssTimer);
+
+// Steady state. A backlog run: the middle 80% of the replies (no warm-up, no tail). A fed run: all but the
+// first 15 s (group join, connections warming up).
+const arrivals = replies.seen
+  .map((m) => ({ at: m.receivedAt, id: requestIdOf(m.value) }))
+  .sort((a, b) => a.at - b.at);
+const [steadyFrom, steadyTo] = p.rate
+  ? [started + 15_000, windowEnd]
+  : [
+      arrivals[Math.floor(arrivals.length * 0.1)]?.at ?? started,
+      arrivals[Math.floor(arrivals.length * 0.9)]?.at ?? windowEnd,
+    ];
+const steady = arrivals.filter((a) => a.at >= steadyFrom && a.at <= steadyTo);
+const steadySeconds = Math.max(0.001, (steadyTo - steadyFrom) / 1000);
+const answeredPerSecond = steady.length / steadySeconds;
+
+const stats = (await (await fetch(`${fake.adminUrl}/_fake/stats`)).json()) as {
+  requests_total: number;
+  by_status: Record<string, number>;
+  completions_total: number;
+  prompt_tokens_total: number;
+  completion_tokens_total: number;
+};
+const db = scenarioDb(s);
+const rows = await db.query<{ request_id: string; api_ms: number }>("select request_id, api_ms from usage");
+const apiMs = new Map(rows.map((r) => [r.request_id, Number(r.api_ms)]));
+const added: number[] = [];
+for (const a of steady) {
+  const pub = publishedAt.get(a.id);
+  const api = apiMs.get(a.id);
+  if (pub !== undefined && api !== undefined) added.push(a.at - pub - api);
+}
+added.sort((x, y) => x - y);
+const elapsedMin = (windowEnd - started) / 60_000;
+const figures: Record<string, string | number> = {
+  workers: p.workers,
+  "window (s)": Math.round((windowEnd - started) / 1000),
+  "answered/s (steady)": answeredPerSecond.toFixed(1),
+  "answered total": new Set(arrivals.map((a) => a.id)).size,
+  "API calls": stats.requests_total,
+  "429 share of calls": `${((100 * (stats.by_status["429"] ?? 0)) / Math.max(1, stats.requests_total)).toFixed(2)}%`,
+  "worker RSS max (MB)": maxRssMb.toFixed(0),
+};
+if (p.rpm > 0) {
+  figures["successful calls/min ÷ RPM"] =
+    `${((100 * (steady.length / steadySeconds) * 60) / p.rpm).toFixed(1)}%`;
+  figures["tokens/min ÷ TPM"] =
+    `${((100 * (stats.prompt_tokens_total + stats.completion_tokens_total)) / elapsedMin / p.tpm).toFixed(1)}%`;
+}
+if (p.rate && added.length > 0) {
+  figures["added latency p50 (ms)"] = quantile(added, 0.5).toFixed(0);
+  figures["added latency p99 (ms)"] = quantile(added, 0.99).toFixed(0);
+}
+console.log("");
+for (const [k, v] of Object.entries(figures)) console.log(`${k.padEnd(32)} ${v}`);
+console.log(`\nJSON ${JSON.stringify({ preset: values.preset, ...figures })}`);
+
+await Promise.all(workers.map((w) => w.stop("SIGTERM")));
+await Promise.all([replies.close(), publisher.close()]);
+await db.drop();
+fake.process.kill("SIGTERM");
+process.exit(0);
+
+function requestIdOf(v: Buffer | null): string {
+  return (JSON.parse(v?.toString("utf8") ?? "{}") as { request_id?: string }).request_id ?? "";
+}
+function quantile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+}
+function rssMb(pid: number | undefined): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+async function startFakeProcess(
+  p: Preset,
+): Promise<{ url: string; adminUrl: string; process: ChildProcess }> {
+  const child = spawn(
+    process.execPath,
+    [
+      resolve(repoRoot, "services/fake-openai/src/main.ts"),
+      "--port",
+      "0",
+      "--api-key",
+      "sk-chatq-test",
+      "--latency-ms",
+      String(p.latencyMs),
+      "--jitter-ms",
+      String(p.jitterMs),
+      "--rpm",
+      String(p.rpm),
+      "--tpm",
+      String(p.tpm),
+      "--limit-slice-ms",
+      String(p.sliceMs),
+    ],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  const url = await new Promise<string>((res, rej) => {
+    child.stdout?.once("data", (chunk: Buffer) => {
+      const line = JSON.parse(chunk.toString("utf8").split("\n")[0] ?? "{}") as { url?: string };
+      if (line.url) res(line.url);
+      else rej(new Error(`fake did not start: ${chunk.toString("utf8")}`));
+    });
+    child.once("exit", (code) => rej(new Error(`fake exited ${code}`)));
+  });
+  return { url, adminUrl: url.replace(/\/v1$/, ""), process: child };
+}

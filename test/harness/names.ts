@@ -1,0 +1,16 @@
+import { randomBytes } from "node:crypto";
+import type { Services } from "../setup/services.ts";
+
+/** Topic, group, schema and Redis names of one test or benchmark run, unique so runs never collide. */
+export function scenarioFor(label: string, services: Services) {
+  const id = `${label}_${randomBytes(4).toString("hex")}`.toLowerCase().replace(/[^a-z0-9_]/g, "_");
+  return {
+    id,
+    topics: { requests: `${id}.requests`, replies: `${id}.replies`, deadLetter: `${id}.dlq` },
+    groupId: `${id}-workers`,
+    schema: `t_${id}`,
+    redisPrefix: `chatq-test:${id}`,
+    services,
+  };
+}
+export type Scenario = ReturnType<typeof scenarioFor>;
