@@ -97,7 +97,7 @@ export async function answerWithRetries(
       apiMs += ms;
       deps.metrics.openaiRequestDuration.observe({ model, status_class: "2xx" }, ms / 1000);
       deps.metrics.openaiAttempts.inc({ model, outcome: "success" });
-      deps.limiter.observe(model, parseRateLimitHeaders(answer.headers));
+      observeBudget(deps, model, answer.headers);
       permit.reconcile(answer.usage.prompt_tokens + answer.usage.completion_tokens);
       return { ok: true, answer, attempts: attempt, apiMs };
     } catch (err) {
@@ -108,7 +108,7 @@ export async function answerWithRetries(
         { model, status_class: statusClassOf(error.status ?? error.code) },
         ms / 1000,
       );
-      if (error.headers) deps.limiter.observe(model, parseRateLimitHeaders(error.headers));
+      if (error.headers) observeBudget(deps, model, error.headers);
       if (error.code === "rate_limited") {
         deps.metrics.openaiRateLimited.inc({ model });
         // One replica hitting 429 holds the model back for all of them, instead of each finding out alone.
@@ -139,4 +139,18 @@ export async function answerWithRetries(
       await deps.sleep(decision.delayMs);
     }
   }
+}
+
+/** What the API says is left of the budget corrects the shared limiter and feeds the SRE's gauges. */
+function observeBudget(deps: AnswerDeps, model: string, headers: Headers): void {
+  const o = parseRateLimitHeaders(headers);
+  deps.limiter.observe(model, o);
+  const gauges = deps.metrics;
+  if (o.remainingRequests !== undefined)
+    gauges.openaiRatelimitRemaining.set({ model, kind: "requests" }, o.remainingRequests);
+  if (o.remainingTokens !== undefined)
+    gauges.openaiRatelimitRemaining.set({ model, kind: "tokens" }, o.remainingTokens);
+  if (o.limitRequests !== undefined)
+    gauges.openaiRatelimitLimit.set({ model, kind: "requests" }, o.limitRequests);
+  if (o.limitTokens !== undefined) gauges.openaiRatelimitLimit.set({ model, kind: "tokens" }, o.limitTokens);
 }
