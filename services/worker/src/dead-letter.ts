@@ -7,7 +7,8 @@ import type { InRecord, OutRecord } from "@chatq/kafka";
  */
 export function deadLetterRecord(
   source: InRecord,
-  rejection: Rejection,
+  /** A refusal at intake, or a later one (e.g. `store_refused`) that is not a decoding problem. */
+  rejection: Pick<Rejection, "message" | "requestId"> & { code: string },
   dlqTopic: string,
   firstSeenAt: Date,
 ): OutRecord {

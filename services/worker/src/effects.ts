@@ -1,5 +1,6 @@
 import type { InRecord, OutRecord, RecordProducer } from "@chatq/kafka";
-import type { AuditEvent, Outcome, RejectedMessage, Store } from "@chatq/store";
+import { type AuditEvent, type Outcome, type RejectedMessage, type Store, StoreError } from "@chatq/store";
+import { deadLetterRecord } from "./dead-letter.ts";
 
 /** Everything one finished message still has to do, in this order: store it, publish it, then let its offset go. */
 export type Effect =
@@ -10,6 +11,8 @@ export type Effect =
 export interface EffectsOptions {
   store: Store;
   producer: RecordProducer;
+  /** Where an outcome goes that the database refuses for good (a bug or bad data, not an outage). */
+  deadLetterTopic: string;
   /** Called once a batch is stored AND published: only now may these offsets be committed. */
   onDone: (sources: InRecord[]) => void;
   onError: (operation: "store" | "publish", err: unknown) => void;
@@ -93,15 +96,9 @@ export class Effects {
         else if (effect.kind === "rejection") rejections.push(effect.rejected);
         else this.#o.store.audit.append(effect.audit);
       }
-      const replies = await this.#retry("store", async () => {
-        const inserted =
-          outcomes.length > 0
-            ? (await this.#o.store.complete(outcomes.map((e) => e.outcome))).inserted
-            : new Set<string>();
-        if (rejections.length > 0) await this.#o.store.reject(rejections);
-        return this.#repliesToPublish(outcomes, inserted);
-      });
-      const records: OutRecord[] = [];
+      if (rejections.length > 0) await this.#retry("store", () => this.#o.store.reject(rejections));
+      const { replies, refused } = await this.#storeOutcomes(outcomes);
+      const records: OutRecord[] = [...refused];
       for (const { effect } of batch) {
         if (effect.kind === "rejection") records.push(...effect.records);
         else if (effect.kind === "republish") records.push(effect.reply);
@@ -113,6 +110,52 @@ export class Effects {
     } catch (err) {
       for (const p of batch) p.reject(err);
     }
+  }
+
+  /**
+   * One transaction for the batch. If the database refuses it for good (not an outage: a constraint or a value
+   * it cannot hold), the outcomes are written one by one so a single bad row cannot hold back the rest; one it
+   * refuses alone goes to the DLQ with the reason (its reply is not published: it is not stored).
+   */
+  async #storeOutcomes(
+    outcomes: Extract<Effect, { kind: "outcome" }>[],
+  ): Promise<{ replies: OutRecord[]; refused: OutRecord[] }> {
+    if (outcomes.length === 0) return { replies: [], refused: [] };
+    try {
+      const { inserted } = await this.#retry("store", () =>
+        this.#o.store.complete(outcomes.map((e) => e.outcome)),
+      );
+      return { replies: await this.#repliesToPublish(outcomes, inserted), refused: [] };
+    } catch (err) {
+      if (!isPermanent(err)) throw err;
+    }
+    const replies: OutRecord[] = [];
+    const refused: OutRecord[] = [];
+    for (const e of outcomes) {
+      try {
+        const { inserted } = await this.#retry("store", () => this.#o.store.complete([e.outcome]));
+        replies.push(...(await this.#repliesToPublish([e], inserted)));
+      } catch (err) {
+        if (!isPermanent(err)) throw err;
+        const message = `the database refused the outcome: ${(err as Error).message}`;
+        refused.push(
+          deadLetterRecord(
+            e.source,
+            { code: "store_refused", message, requestId: e.outcome.request.request_id },
+            this.#o.deadLetterTopic,
+            new Date(),
+          ),
+        );
+        this.#o.store.audit.append({
+          event: "dead_lettered",
+          requestId: e.outcome.request.request_id,
+          errorCode: "store_refused",
+          detail: { message: message.slice(0, 500) },
+          at: new Date(),
+        });
+      }
+    }
+    return { replies, refused };
   }
 
   /**
@@ -144,10 +187,15 @@ export class Effects {
         return await fn();
       } catch (err) {
         this.#o.onError(operation, err);
-        if (this.#stopping) throw err;
+        if (this.#stopping || isPermanent(err)) throw err;
         await this.#o.sleep(delay);
         delay = Math.min(delay * 2, 5000);
       }
     }
   }
+}
+
+/** A database error that retrying cannot fix (an outage, by contrast, is retried until it ends). */
+function isPermanent(err: unknown): boolean {
+  return err instanceof StoreError && !err.retryable;
 }

@@ -1,5 +1,12 @@
 import type { ChatMessage } from "@chatq/contracts";
-import { classifyError, costUsd, countMessageTokens, LlmError, modelInfo, PROMPT_OVERHEAD_TOKENS } from "@chatq/llm";
+import {
+  classifyError,
+  costUsd,
+  countMessageTokens,
+  LlmError,
+  modelInfo,
+  PROMPT_OVERHEAD_TOKENS,
+} from "@chatq/llm";
 import type { Outcome, Store } from "@chatq/store";
 import { type AnswerDeps, type Answered, answerWithRetries, ShutdownAbort } from "./answer-with-retries.ts";
 import { completedReply, failedReply } from "./build-reply.ts";

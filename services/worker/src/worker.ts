@@ -151,6 +151,7 @@ export async function startWorker(
   const effects = new Effects({
     store,
     producer,
+    deadLetterTopic: config.topics.deadLetter,
     onDone: release,
     onError: (operation, err) => {
       if (operation === "store") metrics.postgresErrors.inc({ operation: "write" });
