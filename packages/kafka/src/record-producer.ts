@@ -29,7 +29,10 @@ export async function createRecordProducer(kafka: Kafka): Promise<RecordProducer
       >();
       for (const r of records) {
         let list = byTopic.get(r.topic);
-        if (!list) byTopic.set(r.topic, (list = []));
+        if (!list) {
+          list = [];
+          byTopic.set(r.topic, list);
+        }
         list.push(
           r.headers ? { key: r.key, value: r.value, headers: r.headers } : { key: r.key, value: r.value },
         );
