@@ -24,5 +24,6 @@ export {
   type RejectCode,
   type Rejection,
 } from "./decode-request.ts";
+export { API_ERROR_CODES, type ApiErrorCode } from "./error-codes.ts";
 export { jsonSchemas, renderJsonSchema } from "./json-schema.ts";
 export { DEFAULT_TOPICS, DLQ_HEADERS } from "./topics.ts";

@@ -1,21 +1,8 @@
-/**
- * Every way an API call can fail, as a stable code. The worker branches on `code` and `retryable`, never on
- * message text; `code` is also the metric label and the reply's error.code.
- */
-export const LLM_ERROR_CODES = [
-  "rate_limited",
-  "server_error",
-  "timeout",
-  "connection",
-  "conflict",
-  "bad_request",
-  "context_length",
-  "not_found",
-  "auth",
-  "quota",
-  "unknown",
-] as const;
-export type LlmErrorCode = (typeof LLM_ERROR_CODES)[number];
+import { API_ERROR_CODES, type ApiErrorCode } from "@chatq/contracts";
+
+/** Every way an API call can fail, as a stable code: the worker branches on it, and it is the reply's error.code. */
+export const LLM_ERROR_CODES = API_ERROR_CODES;
+export type LlmErrorCode = ApiErrorCode;
 
 /** Codes that say every request will fail until an operator acts: consumption pauses instead of failing them. */
 const ACCOUNT_WIDE: ReadonlySet<LlmErrorCode> = new Set(["auth", "quota"]);

@@ -1,23 +1,13 @@
 // The bounded label values chatq uses. Labels multiply series, so every label takes its value
 // from a short fixed list (or a configured model/topic name), never from request data.
 
+import { API_ERROR_CODES } from "@chatq/contracts";
+
 /**
- * Why a request ended in a final error (chatq_requests_failed_total{error_class}, chatq_retries_total{reason}).
- * The same codes as @chatq/llm's LLM_ERROR_CODES: the worker passes LlmError.code through unchanged.
+ * Why a request ended in a final error (chatq_requests_failed_total{error_class}, chatq_retries_total{reason}):
+ * the reply's error.code, as the contract defines it.
  */
-export const ERROR_CLASSES = [
-  "rate_limited",
-  "server_error",
-  "timeout",
-  "connection",
-  "conflict",
-  "bad_request",
-  "context_length",
-  "not_found",
-  "auth",
-  "quota",
-  "unknown",
-] as const;
+export const ERROR_CLASSES = API_ERROR_CODES;
 export type ErrorClass = (typeof ERROR_CLASSES)[number];
 
 /** Why consumption is paused (chatq_consumption_paused{reason}). */
