@@ -50,6 +50,23 @@ function expectAnsweredInConversationOrder(
   }
 }
 
+/** A scenario with its topics, the load already published to them, and a reader of its replies. */
+async function publishedLoad(label: string) {
+  const s = uniqueScenario(label);
+  const kafka = testKafka(s);
+  await createTopics(kafka, s);
+  const load = conversationLoad(s.id);
+  const replies = await collect(kafka, s.topics.replies, s.id);
+  const publisher = await requestPublisher(kafka, s);
+  await publisher.publish(load.requests);
+  const db = scenarioDb(s);
+  const close = async () => {
+    await Promise.all([replies.close(), publisher.close()]);
+    await db.drop();
+  };
+  return { s, ...load, replies, db, close };
+}
+
 describe("the worker under load (real Kafka, Postgres, Redis; fake OpenAI with 200 ms latency)", () => {
   let fake: FakeOpenAI;
   beforeAll(async () => {
@@ -60,17 +77,9 @@ describe("the worker under load (real Kafka, Postgres, Redis; fake OpenAI with 2
   });
 
   it("answers 2,000 requests over 300 conversations exactly once, in order within each conversation", async () => {
-    const s = uniqueScenario("load");
-    const kafka = testKafka(s);
-    await createTopics(kafka, s);
-    const { requests, turnOf } = conversationLoad(s.id);
-    const replies = await collect(kafka, s.topics.replies, s.id);
-    const publisher = await requestPublisher(kafka, s);
-    await publisher.publish(requests);
+    const { s, requests, turnOf, replies, db, close } = await publishedLoad("load");
     fake.resetStats();
-
     const worker = spawnWorker(s, fake.url);
-    const db = scenarioDb(s);
     try {
       await worker.metricsUrl;
       await replies.waitFor(REQUESTS);
@@ -109,21 +118,13 @@ describe("the worker under load (real Kafka, Postgres, Redis; fake OpenAI with 2
       });
     } finally {
       await worker.stop("SIGKILL");
-      await Promise.all([replies.close(), publisher.close()]);
-      await db.drop();
+      await close();
     }
   });
 
   it("loses nothing and stores no reply twice when the worker is SIGKILLed mid-load and restarted", async () => {
-    const s = uniqueScenario("crash");
-    const kafka = testKafka(s);
-    await createTopics(kafka, s);
-    const { requests, turnOf } = conversationLoad(s.id);
-    const replies = await collect(kafka, s.topics.replies, s.id);
-    const publisher = await requestPublisher(kafka, s);
-    await publisher.publish(requests);
+    const { s, requests, turnOf, replies, db, close } = await publishedLoad("crash");
     fake.resetStats();
-    const db = scenarioDb(s);
 
     const first = spawnWorker(s, fake.url);
     let second: ReturnType<typeof spawnWorker> | undefined;
@@ -184,20 +185,12 @@ describe("the worker under load (real Kafka, Postgres, Redis; fake OpenAI with 2
     } finally {
       await first.stop("SIGKILL");
       await second?.stop("SIGKILL");
-      await Promise.all([replies.close(), publisher.close()]);
-      await db.drop();
+      await close();
     }
   });
 
   it("on SIGTERM finishes what is in flight, commits and exits 0; the next worker does the rest", async () => {
-    const s = uniqueScenario("term");
-    const kafka = testKafka(s);
-    await createTopics(kafka, s);
-    const { requests } = conversationLoad(s.id);
-    const replies = await collect(kafka, s.topics.replies, s.id);
-    const publisher = await requestPublisher(kafka, s);
-    await publisher.publish(requests);
-    const db = scenarioDb(s);
+    const { s, replies, db, close } = await publishedLoad("term");
     const first = spawnWorker(s, fake.url, { WORKER_MAX_IN_FLIGHT: "100" });
     let second: ReturnType<typeof spawnWorker> | undefined;
     try {
@@ -229,8 +222,7 @@ describe("the worker under load (real Kafka, Postgres, Redis; fake OpenAI with 2
     } finally {
       await first.stop("SIGKILL");
       await second?.stop("SIGKILL");
-      await Promise.all([replies.close(), publisher.close()]);
-      await db.drop();
+      await close();
     }
   });
 });
