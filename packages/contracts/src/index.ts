@@ -26,4 +26,4 @@ export {
 } from "./decode-request.ts";
 export { API_ERROR_CODES, type ApiErrorCode } from "./error-codes.ts";
 export { jsonSchemas, renderJsonSchema } from "./json-schema.ts";
-export { DEFAULT_TOPICS, DLQ_HEADERS } from "./topics.ts";
+export { DEAD_LETTER_CODES, DEFAULT_TOPICS, type DeadLetterCode, DLQ_HEADERS } from "./topics.ts";

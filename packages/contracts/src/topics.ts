@@ -1,3 +1,5 @@
+import { REJECT_CODES } from "./decode-request.ts";
+
 /** Default topic names; every service takes overrides from its config. */
 export const DEFAULT_TOPICS = {
   requests: "chat.requests",
@@ -18,3 +20,10 @@ export const DLQ_HEADERS = {
   firstSeenAt: "chatq-first-seen-at",
   requestId: "chatq-request-id",
 } as const;
+
+/**
+ * Every chatq-error-code a dead letter can carry: the intake refusals, and `store_refused` for a request the
+ * database refused for good after it was answered.
+ */
+export const DEAD_LETTER_CODES = [...REJECT_CODES, "store_refused"] as const;
+export type DeadLetterCode = (typeof DEAD_LETTER_CODES)[number];

@@ -18,7 +18,9 @@ export {
   type ChatqMetrics,
   type CreateMetricsOptions,
   createMetrics,
+  KAFKA_OPERATIONS,
   METRIC_NAMES,
+  POSTGRES_OPERATIONS,
   primeSeries,
 } from "./metrics.ts";
 export type { CheckResult, ReadinessCheck, ReadinessReport } from "./readiness.ts";

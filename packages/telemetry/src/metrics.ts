@@ -1,3 +1,4 @@
+import { DEAD_LETTER_CODES, REJECT_CODES } from "@chatq/contracts";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { ATTEMPT_OUTCOMES, ERROR_CLASSES, PAUSE_REASONS, TOKEN_KINDS } from "./label-values.ts";
 
@@ -245,11 +246,22 @@ export function createMetrics(opts: CreateMetricsOptions = {}) {
  * rate() needs two samples: a counter series that first appears already at 1 hides that first
  * event, and a ratio whose denominator series is missing evaluates to nothing instead of firing.
  */
+/** The operations the worker counts errors for (bounded label values). */
+export const POSTGRES_OPERATIONS = ["read", "write", "background"] as const;
+export const KAFKA_OPERATIONS = ["produce", "commit", "consume", "lag"] as const;
+
 export function primeSeries(
   metrics: ChatqMetrics,
   known: { models: readonly string[]; topics?: readonly string[] },
 ): void {
   for (const topic of known.topics ?? []) metrics.requestsConsumed.inc({ topic }, 0);
+  for (const reason of DEAD_LETTER_CODES) {
+    metrics.deadLetters.inc({ reason }, 0);
+    if ((REJECT_CODES as readonly string[]).includes(reason)) metrics.requestsRejected.inc({ reason }, 0);
+  }
+  for (const reason of ERROR_CLASSES) metrics.retries.inc({ reason }, 0);
+  for (const operation of POSTGRES_OPERATIONS) metrics.postgresErrors.inc({ operation }, 0);
+  for (const operation of KAFKA_OPERATIONS) metrics.kafkaErrors.inc({ operation }, 0);
   for (const model of known.models) {
     metrics.requestsCompleted.inc({ model }, 0);
     for (const error_class of ERROR_CLASSES) metrics.requestsFailed.inc({ model, error_class }, 0);

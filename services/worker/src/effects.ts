@@ -1,6 +1,9 @@
+import type { DeadLetterCode } from "@chatq/contracts";
 import type { InRecord, OutRecord, RecordProducer } from "@chatq/kafka";
 import { type AuditEvent, type Outcome, type RejectedMessage, type Store, StoreError } from "@chatq/store";
 import { deadLetterRecord } from "./dead-letter.ts";
+
+const STORE_REFUSED: DeadLetterCode = "store_refused";
 
 /** Everything one finished message still has to do, in this order: store it, publish it, then let its offset go. */
 export type Effect =
@@ -141,7 +144,7 @@ export class Effects {
         refused.push(
           deadLetterRecord(
             e.source,
-            { code: "store_refused", message, requestId: e.outcome.request.request_id },
+            { code: STORE_REFUSED, message, requestId: e.outcome.request.request_id },
             this.#o.deadLetterTopic,
             new Date(),
           ),
@@ -149,7 +152,7 @@ export class Effects {
         this.#o.store.audit.append({
           event: "dead_lettered",
           requestId: e.outcome.request.request_id,
-          errorCode: "store_refused",
+          errorCode: STORE_REFUSED,
           detail: { message: message.slice(0, 500) },
           at: new Date(),
         });

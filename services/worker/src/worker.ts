@@ -63,7 +63,7 @@ export async function startWorker(
   const store: Store = await createStore({
     ...storeOptions,
     onError: (err) => {
-      metrics.postgresErrors.inc({ operation: err.operation });
+      metrics.postgresErrors.inc({ operation: "background" });
       log.warn({ err, operation: err.operation }, "postgres error");
     },
   });
@@ -88,18 +88,17 @@ export async function startWorker(
     }),
   });
   metrics.inFlightLimit.set(config.worker.maxInFlight);
-  primeSeries(metrics, {
-    models: [
+  // The models this worker knows it serves: their series exist (at 0) from the start, so rate() and ratios work.
+  const knownModels = [
+    ...new Set([
       config.openai.defaultModel,
       ...Object.keys(config.rateLimit.limits.perModel),
       ...(config.openai.allowedModels ?? []),
-    ],
-    topics: [config.topics.requests],
-  });
-  for (const [model, l] of [
-    ["default", config.rateLimit.limits.default],
-    ...Object.entries(config.rateLimit.limits.perModel),
-  ] as const) {
+    ]),
+  ];
+  primeSeries(metrics, { models: knownModels, topics: [config.topics.requests] });
+  for (const model of knownModels) {
+    const l = config.rateLimit.limits.perModel[model] ?? config.rateLimit.limits.default;
     metrics.ratelimitLimit.set({ model, kind: "requests" }, l.rpm);
     metrics.ratelimitLimit.set({ model, kind: "tokens" }, l.tpm);
   }
