@@ -1,59 +1,52 @@
-import type { AcquireItem, AcquireOutcome } from "./sliding-window-budget.ts";
-import { SlidingWindowBudget } from "./sliding-window-budget.ts";
-import type { WindowCapacity } from "./window-capacity.ts";
+import type { BucketShape } from "./bucket-shape.ts";
+import type { AcquireItem, AcquireOutcome } from "./token-bucket-budget.ts";
+import { TokenBucketBudget } from "./token-bucket-budget.ts";
 
 /** Where the budget lives: this process (local mode) or Redis (shared by every replica). */
 export interface BudgetStore {
-  /** Grants a prefix of `items` in order (stops at the first that does not fit). */
-  acquire(model: string, cap: WindowCapacity, items: readonly AcquireItem[]): Promise<AcquireOutcome>;
-  /** Sets a grant's tokens to what was really charged; tokens < 0 releases the grant. */
-  reconcile(model: string, handle: string, tokens: number): Promise<void>;
+  /** Grants the first items that fit, in order, stopping at the first that does not. */
+  acquire(model: string, shape: BucketShape, items: readonly AcquireItem[]): Promise<AcquireOutcome>;
+  /** Puts requests/tokens back (negative: takes more). */
+  giveBack(model: string, shape: BucketShape, requests: number, tokens: number): Promise<void>;
   observe(
     model: string,
-    cap: WindowCapacity,
+    shape: BucketShape,
     remainingRequests?: number,
     remainingTokens?: number,
   ): Promise<void>;
-  /** Pushes grants' expiry back by ms (they left this replica late). */
-  extend(model: string, handles: readonly string[], ms: number): Promise<void>;
-  holdBack(model: string, ms: number): Promise<void>;
+  holdBack(model: string, shape: BucketShape, ms: number): Promise<void>;
   close(): Promise<void>;
 }
 
 export class LocalBudgetStore implements BudgetStore {
-  private readonly budgets = new Map<string, SlidingWindowBudget>();
+  private readonly budgets = new Map<string, TokenBucketBudget>();
   private readonly clock: () => number;
 
   constructor(clock: () => number) {
     this.clock = clock;
   }
 
-  acquire(model: string, cap: WindowCapacity, items: readonly AcquireItem[]): Promise<AcquireOutcome> {
-    return Promise.resolve(this.budget(model).acquire(this.clock(), cap, items, "local"));
+  acquire(model: string, shape: BucketShape, items: readonly AcquireItem[]): Promise<AcquireOutcome> {
+    return Promise.resolve(this.budget(model).acquire(this.clock(), shape, items, "local"));
   }
 
-  reconcile(model: string, handle: string, tokens: number): Promise<void> {
-    this.budget(model).reconcile(this.clock(), handle, tokens);
+  giveBack(model: string, shape: BucketShape, requests: number, tokens: number): Promise<void> {
+    this.budget(model).giveBack(this.clock(), shape, requests, tokens);
     return Promise.resolve();
   }
 
   observe(
     model: string,
-    cap: WindowCapacity,
+    shape: BucketShape,
     remainingRequests?: number,
     remainingTokens?: number,
   ): Promise<void> {
-    this.budget(model).observe(this.clock(), cap, remainingRequests, remainingTokens);
+    this.budget(model).observe(this.clock(), shape, remainingRequests, remainingTokens);
     return Promise.resolve();
   }
 
-  extend(model: string, handles: readonly string[], ms: number): Promise<void> {
-    this.budget(model).extend(this.clock(), handles, ms);
-    return Promise.resolve();
-  }
-
-  holdBack(model: string, ms: number): Promise<void> {
-    this.budget(model).holdBack(this.clock(), ms);
+  holdBack(model: string, shape: BucketShape, ms: number): Promise<void> {
+    this.budget(model).holdBack(this.clock(), shape, ms);
     return Promise.resolve();
   }
 
@@ -61,10 +54,10 @@ export class LocalBudgetStore implements BudgetStore {
     return Promise.resolve();
   }
 
-  private budget(model: string): SlidingWindowBudget {
+  private budget(model: string): TokenBucketBudget {
     let b = this.budgets.get(model);
     if (b === undefined) {
-      b = new SlidingWindowBudget();
+      b = new TokenBucketBudget();
       this.budgets.set(model, b);
     }
     return b;

@@ -1,3 +1,5 @@
+import type { BucketShape } from "./bucket-shape.ts";
+import { bucketShape } from "./bucket-shape.ts";
 import type { BudgetStore } from "./budget-store.ts";
 import {
   InvalidAcquireError,
@@ -14,18 +16,13 @@ import type {
   RateLimiter,
   RateLimitObservation,
 } from "./limiter-types.ts";
-import type { AcquireItem, AcquireOutcome } from "./sliding-window-budget.ts";
-import type { WindowCapacity } from "./window-capacity.ts";
-import { grantLifetimeMs, windowCapacity } from "./window-capacity.ts";
+import type { AcquireItem, AcquireOutcome } from "./token-bucket-budget.ts";
 
 /** Most acquisitions sent in one budget call: one Redis round trip serves a whole burst. */
 const MAX_BATCH = 128;
 const STORE_RETRY_MIN_MS = 50;
 const STORE_RETRY_MAX_MS = 2000;
-/**
- * A budget reply that took longer than this (the event loop was busy, not Redis) means the
- * permits leave that much later than the budget recorded: their expiry is pushed back to match.
- */
+/** A budget reply slower than this means a busy event loop, not Redis: see chargeLateness(). */
 const LATE_REPLY_MS = 5;
 
 interface Waiter {
@@ -42,7 +39,7 @@ interface Waiter {
 /** One model's local queues in front of its shared budget. */
 interface Lane {
   model: string;
-  cap: WindowCapacity;
+  shape: BucketShape;
   interactive: FifoQueue<Waiter>;
   batch: FifoQueue<Waiter>;
   sending: Waiter[] | undefined;
@@ -96,8 +93,8 @@ export class QueuedRateLimiter implements RateLimiter {
     }
     const tokens = Math.ceil(req.tokens);
     const lane = this.lane(req.model);
-    if (lane.cap.maxRequestTokens > 0 && tokens > lane.cap.maxRequestTokens) {
-      return Promise.reject(new RequestTooLargeError(req.model, tokens, lane.cap.maxRequestTokens));
+    if (lane.shape.maxRequestTokens > 0 && tokens > lane.shape.maxRequestTokens) {
+      return Promise.reject(new RequestTooLargeError(req.model, tokens, lane.shape.maxRequestTokens));
     }
     const signal = req.signal;
     if (signal?.aborted) return Promise.reject(new RateLimitAbortedError(signal.reason));
@@ -105,7 +102,7 @@ export class QueuedRateLimiter implements RateLimiter {
     return new Promise<Permit>((resolve, reject) => {
       const interactive = req.priority === "interactive";
       const w: Waiter = {
-        item: { tokens, interactive, lifetimeMs: grantLifetimeMs(lane.cap, tokens) },
+        item: { tokens, interactive },
         enqueuedAt: this.cfg.clock(),
         resolve,
         reject,
@@ -149,7 +146,7 @@ export class QueuedRateLimiter implements RateLimiter {
     if (this.closed || !(ms > 0)) return;
     const lane = this.lane(model);
     lane.holdUntil = Math.max(lane.holdUntil, this.cfg.clock() + ms);
-    this.track(this.store.holdBack(model, ms)).catch(this.cfg.onError);
+    this.track(this.store.holdBack(model, lane.shape, ms)).catch(this.cfg.onError);
     if (lane.timer !== undefined) {
       clearTimeout(lane.timer);
       lane.timer = undefined;
@@ -207,10 +204,10 @@ export class QueuedRateLimiter implements RateLimiter {
     let lane = this.lanes.get(model);
     if (lane === undefined) {
       const limits = this.cfg.limits.perModel?.[model] ?? this.cfg.limits.default;
-      const cap = windowCapacity(limits, this.cfg.burstSliceMs, this.cfg.jitterMarginMs);
+      const shape = bucketShape(limits, this.cfg.burstSliceMs, this.cfg.jitterMarginMs);
       lane = {
         model,
-        cap,
+        shape,
         interactive: new FifoQueue(),
         batch: new FifoQueue(),
         sending: undefined,
@@ -219,8 +216,8 @@ export class QueuedRateLimiter implements RateLimiter {
         refusedInteractive: false,
         holdUntil: 0,
         storeFailures: 0,
-        freeRequests: cap.requests > 0 ? cap.requests : Number.POSITIVE_INFINITY,
-        freeTokens: cap.tokens > 0 ? cap.tokens : Number.POSITIVE_INFINITY,
+        freeRequests: shape.requests?.capacity ?? Number.POSITIVE_INFINITY,
+        freeTokens: shape.tokens?.capacity ?? Number.POSITIVE_INFINITY,
         pendingObservation: undefined,
         observing: false,
       };
@@ -274,7 +271,7 @@ export class QueuedRateLimiter implements RateLimiter {
     const sentAt = this.cfg.clock();
     const call = this.store.acquire(
       lane.model,
-      lane.cap,
+      lane.shape,
       sending.map((w) => w.item),
     );
     this.track(call).then(
@@ -290,21 +287,18 @@ export class QueuedRateLimiter implements RateLimiter {
     lane.freeTokens = outcome.freeTokens;
     const now = this.cfg.clock();
     const back: Waiter[] = [];
-    const late: string[] = [];
+    let grantedTokens = 0;
     sending.forEach((w, i) => {
-      const handle = outcome.granted[i];
-      if (handle === undefined) {
+      if (i >= outcome.granted) {
         if (!w.cancelled) back.push(w);
-      } else if (w.cancelled) {
-        this.release(lane, handle);
-      } else {
-        late.push(handle);
-        this.settle(w, undefined, this.permit(lane, handle, w, now));
+        return;
       }
+      grantedTokens += w.item.tokens;
+      if (w.cancelled) this.release(lane, w.item.tokens);
+      else this.settle(w, undefined, this.permit(lane, w, now));
     });
-    const lag = now - sentAt;
-    if (lag >= LATE_REPLY_MS && late.length > 0) {
-      this.track(this.store.extend(lane.model, late, lag)).catch(this.cfg.onError);
+    if (outcome.granted > 0 && now - sentAt >= LATE_REPLY_MS) {
+      this.chargeLateness(lane, outcome, grantedTokens, now - sentAt);
     }
     this.putBack(lane, back);
     if (this.closed) return;
@@ -325,9 +319,25 @@ export class QueuedRateLimiter implements RateLimiter {
     this.sleep(lane, outcome.retryMs);
   }
 
+  /**
+   * The grants reached us `lateMs` after the budget decided, so they reach the API that late too.
+   * If the API's bucket was (nearly) full meanwhile, it could not bank the refill of those ms past
+   * its capacity, while ours counted from the decision: take that overflow out of ours so the two
+   * stay in step. Nothing to take in steady state, when the buckets run low.
+   */
+  private chargeLateness(lane: Lane, outcome: AcquireOutcome, grantedTokens: number, lateMs: number): void {
+    const overflow = (d: BucketShape["requests"], before: number) =>
+      d === undefined ? 0 : Math.max(0, before + d.perMs * lateMs - d.capacity);
+    const requests = overflow(lane.shape.requests, outcome.freeRequests + outcome.granted);
+    const tokens = overflow(lane.shape.tokens, outcome.freeTokens + grantedTokens);
+    if (requests > 0 || tokens > 0) {
+      this.track(this.store.giveBack(lane.model, lane.shape, -requests, -tokens)).catch(this.cfg.onError);
+    }
+  }
+
   /** Gives a grant nobody will use back to the budget, and lets a sleeping waiter try for it. */
-  private release(lane: Lane, handle: string): void {
-    this.track(this.store.reconcile(lane.model, handle, -1)).then(() => {
+  private release(lane: Lane, tokens: number): void {
+    this.track(this.store.giveBack(lane.model, lane.shape, 1, tokens)).then(() => {
       if (lane.timer !== undefined && !(lane.holdUntil > this.cfg.clock())) this.wake(lane);
     }, this.cfg.onError);
   }
@@ -351,7 +361,7 @@ export class QueuedRateLimiter implements RateLimiter {
     lane.batch.unshiftAll(back.filter((w) => !w.item.interactive));
   }
 
-  private permit(lane: Lane, handle: string, w: Waiter, now: number): Permit {
+  private permit(lane: Lane, w: Waiter, now: number): Permit {
     let charged = w.item.tokens;
     return {
       waitedMs: Math.max(0, now - w.enqueuedAt),
@@ -360,11 +370,11 @@ export class QueuedRateLimiter implements RateLimiter {
         if (this.closed || !Number.isFinite(actualTokens) || actualTokens < 0) return;
         const actual = Math.ceil(actualTokens);
         if (actual === charged) return;
-        const gaveBack = actual < charged;
+        const back = charged - actual;
         charged = actual;
-        this.track(this.store.reconcile(lane.model, handle, actual)).then(() => {
-          // Tokens came back: a waiter sleeping until the next expiry may fit now.
-          if (gaveBack && lane.timer !== undefined && !(lane.holdUntil > this.cfg.clock())) this.wake(lane);
+        this.track(this.store.giveBack(lane.model, lane.shape, 0, back)).then(() => {
+          // Tokens came back: a waiter sleeping until the refill may fit now.
+          if (back > 0 && lane.timer !== undefined && !(lane.holdUntil > this.cfg.clock())) this.wake(lane);
         }, this.cfg.onError);
       },
     };
@@ -413,7 +423,7 @@ export class QueuedRateLimiter implements RateLimiter {
     // Believe the answer until the next acquisition reports the shared state.
     if (p.requests !== undefined) lane.freeRequests = Math.min(lane.freeRequests, p.requests);
     if (p.tokens !== undefined) lane.freeTokens = Math.min(lane.freeTokens, p.tokens);
-    this.track(this.store.observe(lane.model, lane.cap, p.requests, p.tokens))
+    this.track(this.store.observe(lane.model, lane.shape, p.requests, p.tokens))
       .catch(this.cfg.onError)
       .finally(() => {
         lane.observing = false;

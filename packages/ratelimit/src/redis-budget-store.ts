@@ -1,77 +1,78 @@
 import { createHash, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { Redis } from "ioredis";
+import type { BucketShape } from "./bucket-shape.ts";
 import type { BudgetStore } from "./budget-store.ts";
-import type { AcquireItem, AcquireOutcome } from "./sliding-window-budget.ts";
-import { PRIORITY_GRACE_MS } from "./sliding-window-budget.ts";
-import type { WindowCapacity } from "./window-capacity.ts";
+import type { AcquireItem, AcquireOutcome } from "./token-bucket-budget.ts";
+import { PRIORITY_GRACE_MS } from "./token-bucket-budget.ts";
 
-const SCRIPT = readFileSync(new URL("./sliding-window-budget.lua", import.meta.url), "utf8");
+const SCRIPT = readFileSync(new URL("./token-bucket-budget.lua", import.meta.url), "utf8");
 const SCRIPT_SHA = createHash("sha1").update(SCRIPT).digest("hex");
-/** Idle models' keys vanish after this; longer than any grant lives (a minute's TPM at most). */
-const KEY_TTL_MS = 180_000;
+/** An idle model's state vanishes after this; by then its buckets would be full anyway. */
+const KEY_TTL_MS = 120_000;
 
 export interface RedisBudgetStoreOptions {
   url: string;
   keyPrefix?: string;
   /** When set, the budget's clock; otherwise the Redis server's TIME. */
   clock?: () => number;
+  /** Identifies this replica in the shared interactive-priority flag; random by default. */
+  owner?: string;
 }
 
-/** The shared budget: every operation is one atomic call of sliding-window-budget.lua. */
+/** The shared budget: every operation is one atomic call of token-bucket-budget.lua on one key per model. */
 export class RedisBudgetStore implements BudgetStore {
   private readonly redis: Redis;
   private readonly prefix: string;
   private readonly clock: (() => number) | undefined;
-  // Identifies this replica's interactive waiters in the shared priority flag.
-  private readonly owner = randomUUID();
+  private readonly owner: string;
 
   private constructor(redis: Redis, opts: RedisBudgetStoreOptions) {
     this.redis = redis;
     this.prefix = opts.keyPrefix ?? "chatq:ratelimit:";
     this.clock = opts.clock;
+    this.owner = opts.owner ?? randomUUID();
   }
 
   static async connect(opts: RedisBudgetStoreOptions): Promise<RedisBudgetStore> {
-    // Commands wait through a reconnect instead of failing after 20 tries: the caller keeps its
+    // Commands wait through a reconnect instead of failing after 20 tries: the limiter keeps its
     // waiters queued and retries, and close() ends it all.
     const redis = new Redis(opts.url, { lazyConnect: true, maxRetriesPerRequest: null });
     await redis.connect();
     return new RedisBudgetStore(redis, opts);
   }
 
-  async acquire(model: string, cap: WindowCapacity, items: readonly AcquireItem[]): Promise<AcquireOutcome> {
-    const args: (string | number)[] = [cap.requests, cap.tokens, cap.windowMs, this.owner, PRIORITY_GRACE_MS];
-    for (const it of items) args.push(it.tokens, it.interactive ? 1 : 0, it.lifetimeMs);
-    const reply = await this.run(model, "acquire", args);
-    return parseAcquireReply(reply, cap);
+  async acquire(model: string, shape: BucketShape, items: readonly AcquireItem[]): Promise<AcquireOutcome> {
+    const args: (string | number)[] = [this.owner, PRIORITY_GRACE_MS];
+    for (const it of items) args.push(it.tokens, it.interactive ? 1 : 0);
+    const reply = await this.run(model, "acquire", shape, args);
+    if (!Array.isArray(reply) || reply.length !== 4 || !reply.every((x) => typeof x === "number")) {
+      throw new TypeError("unexpected reply from the budget script");
+    }
+    const [granted, retry, freeR, freeT] = reply as [number, number, number, number];
+    return {
+      granted,
+      retryMs: retry < 0 ? undefined : retry,
+      freeRequests: shape.requests ? freeR : Number.POSITIVE_INFINITY,
+      freeTokens: shape.tokens ? freeT : Number.POSITIVE_INFINITY,
+    };
   }
 
-  async reconcile(model: string, handle: string, tokens: number): Promise<void> {
-    await this.run(model, "reconcile", [handle, tokens]);
+  async giveBack(model: string, shape: BucketShape, requests: number, tokens: number): Promise<void> {
+    await this.run(model, "giveBack", shape, [requests, tokens]);
   }
 
   async observe(
     model: string,
-    cap: WindowCapacity,
+    shape: BucketShape,
     remainingRequests?: number,
     remainingTokens?: number,
   ): Promise<void> {
-    await this.run(model, "observe", [
-      cap.requests,
-      cap.tokens,
-      cap.windowMs,
-      remainingRequests ?? -1,
-      remainingTokens ?? -1,
-    ]);
+    await this.run(model, "observe", shape, [remainingRequests ?? -1, remainingTokens ?? -1]);
   }
 
-  async extend(model: string, handles: readonly string[], ms: number): Promise<void> {
-    await this.run(model, "extend", [Math.ceil(ms), ...handles]);
-  }
-
-  async holdBack(model: string, ms: number): Promise<void> {
-    await this.run(model, "hold", [Math.ceil(ms)]);
+  async holdBack(model: string, shape: BucketShape, ms: number): Promise<void> {
+    await this.run(model, "hold", shape, [ms]);
   }
 
   async close(): Promise<void> {
@@ -82,42 +83,31 @@ export class RedisBudgetStore implements BudgetStore {
     }
   }
 
-  private async run(model: string, op: string, rest: (string | number)[]): Promise<unknown> {
-    // The hash tag keeps a model's two keys in one slot, should this ever run on Redis Cluster.
-    const base = `${this.prefix}{${model}}`;
+  private async run(
+    model: string,
+    op: string,
+    shape: BucketShape,
+    rest: (string | number)[],
+  ): Promise<unknown> {
     const args = [
-      `${base}:log`,
-      `${base}:state`,
+      // The hash tag keeps a model in one slot, should this ever run on Redis Cluster.
+      `${this.prefix}{${model}}`,
       op,
-      this.clock ? Math.floor(this.clock()) : "",
+      this.clock ? this.clock() : "",
       KEY_TTL_MS,
+      // Every op refills first, so every op needs the shape.
+      shape.requests?.capacity ?? 0,
+      shape.requests?.perMs ?? 0,
+      shape.tokens?.capacity ?? 0,
+      shape.tokens?.perMs ?? 0,
       ...rest,
     ];
     try {
-      return await this.redis.evalsha(SCRIPT_SHA, 2, ...args);
+      return await this.redis.evalsha(SCRIPT_SHA, 1, ...args);
     } catch (err) {
       // NOSCRIPT is Redis' error code for "not cached yet" (first call, or after a restart/flush).
       if (!(err instanceof Error) || !err.message.startsWith("NOSCRIPT")) throw err;
-      return await this.redis.eval(SCRIPT, 2, ...args);
+      return await this.redis.eval(SCRIPT, 1, ...args);
     }
   }
-}
-
-function parseAcquireReply(reply: unknown, cap: WindowCapacity): AcquireOutcome {
-  if (!Array.isArray(reply) || reply.length < 3)
-    throw new TypeError("unexpected reply from the budget script");
-  const [retry, freeR, freeT, ...members] = reply as unknown[];
-  if (typeof retry !== "number" || typeof freeR !== "number" || typeof freeT !== "number") {
-    throw new TypeError("unexpected reply from the budget script");
-  }
-  const granted = members.map((m) => {
-    if (typeof m !== "string") throw new TypeError("unexpected reply from the budget script");
-    return m;
-  });
-  return {
-    granted,
-    retryMs: retry < 0 ? undefined : retry,
-    freeRequests: cap.requests > 0 ? freeR : Number.POSITIVE_INFINITY,
-    freeTokens: cap.tokens > 0 ? freeT : Number.POSITIVE_INFINITY,
-  };
 }
