@@ -26,6 +26,7 @@ import { AuthGate } from "./auth-gate.ts";
 import { Committer } from "./committer.ts";
 import type { WorkerConfig } from "./config.ts";
 import { Effects } from "./effects.ts";
+import { InFlightRequests } from "./in-flight-requests.ts";
 import { intake } from "./intake.ts";
 import { type Job, replyTopicOf } from "./job.ts";
 import { KeyedScheduler } from "./keyed-scheduler.ts";
@@ -187,8 +188,9 @@ export async function startWorker(
     now,
   };
   const recent = new RecentReplies(10_000);
-  // Requests being worked on, by request_id: a second copy waits for the first instead of calling the API again.
-  const active = new Map<string, { done: Promise<void>; resolve: () => void }>();
+  const inFlight = new InFlightRequests();
+  // Partitions this member owns now; work of others (fetched before a rebalance) is left to their new owner.
+  let owned = new Set<number>();
   let intakeQueued = 0;
   let stopping = false;
 
@@ -203,10 +205,12 @@ export async function startWorker(
 
   const runJob = async (job: Job): Promise<void> => {
     const id = job.request.request_id;
+    let completed = false;
     try {
       const known = recent.get(id);
       if (known) {
         await effects.push(republishEffect(job, known, config.topics.replies));
+        completed = true;
         return;
       }
       const { effect, estimatedPromptTokens } = await processJob(job, {
@@ -217,6 +221,7 @@ export async function startWorker(
         withStoreRetry,
       });
       await effects.push(effect);
+      completed = true;
       recent.set(id, effect.outcome.reply);
       recordOutcome(metrics, job, effect.outcome.reply, effect.outcome.apiMs, estimatedPromptTokens);
       log.info(
@@ -237,26 +242,23 @@ export async function startWorker(
       // the offset stays uncommitted and Kafka redelivers it to the next worker.
       log.info({ request_id: id, reason: (err as Error).name }, "request left for redelivery");
     } finally {
-      active.get(id)?.resolve();
-      active.delete(id);
+      inFlight.settle(id, completed);
     }
   };
-  const scheduler = new KeyedScheduler<Job>(runJob, checkBackpressure);
+  const scheduler = new KeyedScheduler<Job>(runJob, config.worker.maxInFlight, checkBackpressure);
 
-  const schedule = (job: Job) => {
-    const id = job.request.request_id;
-    const first = active.get(id);
+  const schedule = (job: Job): void => {
+    if (!owned.has(job.source.partition)) return;
+    const first = inFlight.claim(job.request.request_id);
     if (first) {
-      // The same request twice in flight (a producer's retry): one API call, one reply; both offsets finish together.
-      void first.done.then(() => release([job.source]));
+      // The same request twice in flight: one API call, one reply. If the first copy was dropped, this one goes on.
+      void first.then((completed) => (completed ? release([job.source]) : schedule(job)));
       return;
     }
-    let resolve: () => void = () => {};
-    const done = new Promise<void>((r) => {
-      resolve = r;
-    });
-    active.set(id, { done, resolve });
     scheduler.push(job.key, job);
+  };
+  const dropped = (jobs: Job[]) => {
+    for (const job of jobs) inFlight.settle(job.request.request_id, false);
   };
 
   const intakeDeps = {
@@ -305,16 +307,18 @@ export async function startWorker(
     },
   );
   let joined = false;
-  let owned: number[] = [];
   consumer.onAssignment((partitions) => {
     joined = true;
+    const lost = [...owned].filter((p) => !partitions.includes(p));
+    owned = new Set(partitions);
     tracker.retainOnly(partitions);
+    // Queued work of a lost partition is its new owner's now (it re-reads from the last commit): running it here
+    // too would call the API twice. What is already at the API finishes; its effects are idempotent.
+    const handedOver = scheduler.dropQueued((job) => !owned.has(job.source.partition));
+    dropped(handedOver);
     // A partition now read by another member is its lag to report, not ours.
-    for (const p of owned)
-      if (!partitions.includes(p))
-        metrics.consumerLag.remove({ topic: config.topics.requests, partition: String(p) });
-    owned = partitions;
-    log.info({ partitions }, "partitions assigned");
+    for (const p of lost) metrics.consumerLag.remove({ topic: config.topics.requests, partition: String(p) });
+    log.info({ partitions, lost, handed_over: handedOver.length }, "partitions assigned");
   });
   let reportFatal: (err: Error) => void = () => {};
   const fatal = new Promise<Error>((r) => (reportFatal = r));
@@ -335,7 +339,7 @@ export async function startWorker(
   const refreshLag = async () => {
     try {
       for (const p of await readLag(admin, config.kafka.groupId, config.topics.requests)) {
-        if (!owned.includes(p.partition)) continue;
+        if (!owned.has(p.partition)) continue;
         metrics.consumerLag.set({ topic: p.topic, partition: String(p.partition) }, p.lag);
       }
     } catch (err) {
@@ -391,7 +395,7 @@ export async function startWorker(
       setPaused("shutdown", true);
       // Calls already at the API finish; work still queued (behind its conversation or for budget) is left
       // uncommitted for the next worker instead of holding this one past its deadline.
-      scheduler.stop();
+      dropped(scheduler.stop());
       shutdown.abort();
       gate.stop();
       log.info({ in_flight: scheduler.size() }, "stopping: finishing in-flight work");
