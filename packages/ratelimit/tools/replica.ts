@@ -109,8 +109,8 @@ process.on("message", (msg: ParentMessage) => {
     void Promise.all(loops).then(async () => {
       await limiter.close();
       const report: ReplicaReport = { name: config.name, grants, statuses, answeredTokens, errors };
-      send({ type: "done", report });
-      process.disconnect?.();
+      // Disconnect only once the (possibly large) report is written out.
+      process.send?.({ type: "done", report }, () => process.disconnect?.());
     });
   }
 });
