@@ -101,9 +101,10 @@ export class QueuedRateLimiter implements RateLimiter {
 
     return new Promise<Permit>((resolve, reject) => {
       const interactive = req.priority === "interactive";
+      const enqueuedAt = this.cfg.clock();
       const w: Waiter = {
-        item: { tokens, interactive },
-        enqueuedAt: this.cfg.clock(),
+        item: { tokens, interactive, since: enqueuedAt },
+        enqueuedAt,
         resolve,
         reject,
         signal,

@@ -4,7 +4,7 @@ import { Redis } from "ioredis";
 import type { BucketShape } from "./bucket-shape.ts";
 import type { BudgetStore } from "./budget-store.ts";
 import type { AcquireItem, AcquireOutcome } from "./token-bucket-budget.ts";
-import { PRIORITY_GRACE_MS } from "./token-bucket-budget.ts";
+import { RESERVATION_GRACE_MS } from "./token-bucket-budget.ts";
 
 const SCRIPT = readFileSync(new URL("./token-bucket-budget.lua", import.meta.url), "utf8");
 const SCRIPT_SHA = createHash("sha1").update(SCRIPT).digest("hex");
@@ -16,7 +16,7 @@ export interface RedisBudgetStoreOptions {
   keyPrefix?: string;
   /** When set, the budget's clock; otherwise the Redis server's TIME. */
   clock?: () => number;
-  /** Identifies this replica in the shared interactive-priority flag; random by default. */
+  /** Identifies this replica in the shared reservation; random by default. */
   owner?: string;
 }
 
@@ -43,8 +43,8 @@ export class RedisBudgetStore implements BudgetStore {
   }
 
   async acquire(model: string, shape: BucketShape, items: readonly AcquireItem[]): Promise<AcquireOutcome> {
-    const args: (string | number)[] = [this.owner, PRIORITY_GRACE_MS];
-    for (const it of items) args.push(it.tokens, it.interactive ? 1 : 0);
+    const args: (string | number)[] = [this.owner, RESERVATION_GRACE_MS];
+    for (const it of items) args.push(it.tokens, it.interactive ? 1 : 0, it.since);
     const reply = await this.run(model, "acquire", shape, args);
     if (!Array.isArray(reply) || reply.length !== 4 || !reply.every((x) => typeof x === "number")) {
       throw new TypeError("unexpected reply from the budget script");

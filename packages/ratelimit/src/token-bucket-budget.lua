@@ -1,12 +1,13 @@
 -- One model's shared budget: the Redis twin of token-bucket-budget.ts (read that file for the why;
 -- keep the two in step, decision for decision). One atomic call per batch of acquisitions.
 --
--- KEYS[1] HASH r, t (levels), at (last refill, ms), hold, prioUntil, prioOwner
+-- KEYS[1] HASH r, t (levels), at (last refill, ms), hold, and the reservation: resUntil, resOwner,
+--         resRank (0 interactive, 1 batch), resSince (when its request was queued)
 -- ARGV[1] op: acquire | giveBack | observe | hold
 -- ARGV[2] now in ms, or "" to use the Redis server's TIME (one clock for every replica)
 -- ARGV[3] key TTL in ms (an idle model's state disappears: its buckets are full again anyway)
 -- ARGV[4..7] capR, perMsR, capT, perMsT (capacity 0 = unlimited)
---   acquire:  ARGV[8] owner, [9] priority grace ms, then per item: tokens, interactive (1|0)
+--   acquire:  ARGV[8] owner, [9] reservation grace ms, then per item: tokens, interactive (1|0), since
 --             → { granted, retryMs (-1 = all granted), freeR, freeT }
 --   giveBack: ARGV[8] requests, [9] tokens (negative takes)
 --   observe:  ARGV[8] remainingR, [9] remainingT (-1 = unknown)
@@ -23,11 +24,13 @@ local ttl = tonumber(ARGV[3])
 local capR, perMsR, capT, perMsT = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local EPSILON = 1e-9
 
-local state = redis.call('HMGET', key, 'r', 't', 'at', 'hold', 'prioUntil', 'prioOwner')
+local state = redis.call('HMGET', key, 'r', 't', 'at', 'hold', 'resUntil', 'resOwner', 'resRank', 'resSince')
 local r, t, at = tonumber(state[1]), tonumber(state[2]), tonumber(state[3])
 local hold = tonumber(state[4]) or 0
-local prioUntil = tonumber(state[5]) or 0
-local prioOwner = state[6] or ''
+local resUntil = tonumber(state[5]) or 0
+local resOwner = state[6] or ''
+local resRank = tonumber(state[7]) or 0
+local resSince = tonumber(state[8]) or 0
 
 -- A new budget starts full; a clock that steps back refills nothing.
 if r == nil or t == nil or at == nil then
@@ -54,7 +57,7 @@ end
 
 local function save()
   redis.call('HSET', key, 'r', exact(r), 't', exact(t), 'at', exact(at), 'hold', exact(hold),
-    'prioUntil', exact(prioUntil), 'prioOwner', prioOwner)
+    'resUntil', exact(resUntil), 'resOwner', resOwner, 'resRank', exact(resRank), 'resSince', exact(resSince))
   redis.call('PEXPIRE', key, math.ceil(math.max(ttl, hold - now + 1000)))
 end
 
@@ -66,23 +69,25 @@ end
 if op == 'acquire' then
   local owner, grace = ARGV[8], tonumber(ARGV[9])
   local granted, retry = 0, -1
-  local interactiveRefused = false
+  local refused = false
   if hold > now and #ARGV >= 10 then
     retry = math.ceil(hold - now)
   else
-    for i = 10, #ARGV, 2 do
-      local tokens, interactive = tonumber(ARGV[i]), ARGV[i + 1] == '1'
-      if not interactive and prioUntil > now and prioOwner ~= owner then
-        retry = math.ceil(prioUntil - now)
+    for i = 10, #ARGV, 3 do
+      local tokens, rank, since = tonumber(ARGV[i]), 1, tonumber(ARGV[i + 2])
+      if ARGV[i + 1] == '1' then rank = 0 end
+      -- Behind another replica's older or more urgent refused head?
+      if resUntil > now and resOwner ~= owner and (rank > resRank or (rank == resRank and since >= resSince)) then
+        retry = math.ceil(resUntil - now)
         break
       end
       local wait = msUntilFits(tokens)
       if wait > 0 then
         retry = wait
-        if interactive then
-          interactiveRefused = true
-          prioUntil = now + wait + grace
-          prioOwner = owner
+        refused = true
+        local free = not (resUntil > now) or resOwner == owner
+        if free or rank < resRank or (rank == resRank and since < resSince) then
+          resUntil, resOwner, resRank, resSince = now + wait + grace, owner, rank, since
         end
         break
       end
@@ -91,9 +96,8 @@ if op == 'acquire' then
       granted = granted + 1
     end
   end
-  -- This replica has no interactive work waiting any more (its first item is batch): stop holding
-  -- the others' batch back.
-  if not interactiveRefused and prioOwner == owner and ARGV[11] ~= '1' then prioUntil = 0 end
+  -- Nothing of this replica's is waiting for the budget any more: release its reservation.
+  if not refused and resOwner == owner then resUntil = 0 end
   save()
   return { granted, retry, floorFree(r, capR), floorFree(t, capT) }
 elseif op == 'giveBack' then

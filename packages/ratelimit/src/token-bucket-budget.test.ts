@@ -4,13 +4,18 @@ import { bucketShape } from "./bucket-shape.ts";
 import type { Grant } from "./budget-violations.ts";
 import { budgetViolations } from "./budget-violations.ts";
 import type { AcquireItem } from "./token-bucket-budget.ts";
-import { PRIORITY_GRACE_MS, TokenBucketBudget } from "./token-bucket-budget.ts";
+import { RESERVATION_GRACE_MS, TokenBucketBudget } from "./token-bucket-budget.ts";
 
 // 10 requests and 2000 tokens at once, refilled at 10 requests / 2000 tokens per 1020 ms (102 ms per request).
 const shape600 = bucketShape({ rpm: 600, tpm: 120_000 }, 1000, 20);
 
-const batch = (...tokens: number[]): AcquireItem[] => tokens.map((t) => ({ tokens: t, interactive: false }));
-const interactive = (tokens: number): AcquireItem => ({ tokens, interactive: true });
+const batch = (...tokens: number[]): AcquireItem[] =>
+  tokens.map((t) => ({ tokens: t, interactive: false, since: 0 }));
+const queued = (since: number, tokens: number, interactive = false): AcquireItem => ({
+  tokens,
+  interactive,
+  since,
+});
 
 describe("TokenBucketBudget", () => {
   it("starts full, grants a slice's worth at once, then one request per refill interval", () => {
@@ -88,18 +93,43 @@ describe("TokenBucketBudget", () => {
     expect(b.acquire(1102, shape600, batch(1), "a").granted).toBe(1);
   });
 
-  it("refuses other replicas' batch work while an interactive request waits, until shortly after its turn", () => {
+  it("lets a refused interactive request go before every replica's batch work and later interactive work", () => {
     const b = new TokenBucketBudget();
     b.acquire(0, shape600, batch(...Array(10).fill(1)), "a");
-    expect(b.acquire(0, shape600, [interactive(1)], "a").retryMs).toBe(102);
-    // Replica b's batch work waits for a's interactive request even once capacity returns...
-    expect(b.acquire(102, shape600, batch(1), "b")).toMatchObject({ granted: 0, retryMs: PRIORITY_GRACE_MS });
-    // ...b's own interactive work does not...
-    expect(b.acquire(102, shape600, [interactive(1)], "b").granted).toBe(1);
-    // ...and once a's interactive request is served and a sends batch work again, b's batch goes.
-    expect(b.acquire(204, shape600, [interactive(1)], "a").granted).toBe(1);
-    expect(b.acquire(306, shape600, batch(1), "a").granted).toBe(1);
-    expect(b.acquire(408, shape600, batch(1), "b").granted).toBe(1);
+    expect(b.acquire(0, shape600, [queued(0, 1, true)], "a").retryMs).toBe(102);
+    // Once a request's worth has refilled, replica b's batch and its later interactive work still wait...
+    const grace = { granted: 0, retryMs: RESERVATION_GRACE_MS };
+    expect(b.acquire(102, shape600, [queued(50, 1)], "b")).toMatchObject(grace);
+    expect(b.acquire(102, shape600, [queued(100, 1, true)], "b")).toMatchObject(grace);
+    // ...for a's, which goes when a asks again; then b's turn comes with the next refill.
+    expect(b.acquire(102, shape600, [queued(0, 1, true)], "a").granted).toBe(1);
+    expect(b.acquire(204, shape600, [queued(100, 1, true), queued(50, 1)], "b")).toMatchObject({
+      granted: 1,
+      retryMs: 102,
+    });
+  });
+
+  it("does not let small requests from another replica starve a big one", () => {
+    const b = new TokenBucketBudget();
+    b.acquire(0, shape600, batch(1000), "b");
+    const big = b.acquire(10, shape600, [queued(10, 1900)], "a");
+    expect(big.granted).toBe(0);
+    // Without the reservation this 100 would fit (1,176 tokens are back by then) and the bucket
+    // would never refill to 1,900 while b keeps asking.
+    expect(b.acquire(100, shape600, [queued(20, 100)], "b").granted).toBe(0);
+    expect(b.acquire(10 + (big.retryMs ?? 0), shape600, [queued(10, 1900)], "a").granted).toBe(1);
+  });
+
+  it("gives the reservation to the oldest refused head, whichever replica holds it", () => {
+    const b = new TokenBucketBudget();
+    b.acquire(0, shape600, batch(1500), "c");
+    expect(b.acquire(0, shape600, [queued(10, 1000)], "a").granted).toBe(0); // a reserves (queued at 10)
+    const older = b.acquire(1, shape600, [queued(5, 1200)], "b"); // b's head is older: b reserves
+    expect(older.granted).toBe(0);
+    const ready = 1 + (older.retryMs ?? 0);
+    // a's head would fit first (it is smaller) but waits for b's older one.
+    expect(b.acquire(ready - 50, shape600, [queued(10, 1000)], "a").granted).toBe(0);
+    expect(b.acquire(ready, shape600, [queued(5, 1200)], "b").granted).toBe(1);
   });
 });
 
@@ -111,7 +141,7 @@ const op = fc.oneof(
     kind: fc.constant("acquire" as const),
     dt: fc.integer({ min: 0, max: 400 }),
     owner: fc.constantFrom("a", "b"),
-    items: fc.array(fc.record({ tokens: tokenCount, interactive: fc.boolean() }), {
+    items: fc.array(fc.record({ tokens: tokenCount, interactive: fc.boolean(), age: fc.nat(3000) }), {
       minLength: 1,
       maxLength: 12,
     }),
@@ -148,9 +178,9 @@ describe("TokenBucketBudget never grants more than the budget", () => {
           for (const o of ops) {
             now += o.dt;
             if (o.kind === "acquire") {
-              const asked = o.items.filter(
-                (it) => shape.maxRequestTokens === 0 || it.tokens <= shape.maxRequestTokens,
-              );
+              const asked = o.items
+                .filter((it) => shape.maxRequestTokens === 0 || it.tokens <= shape.maxRequestTokens)
+                .map((it) => ({ tokens: it.tokens, interactive: it.interactive, since: now - it.age }));
               const out = b.acquire(now, shape, asked, o.owner);
               for (const it of asked.slice(0, out.granted)) grants.push({ at: now, tokens: it.tokens });
               if (out.granted < asked.length) expect(out.retryMs).toBeGreaterThan(0);

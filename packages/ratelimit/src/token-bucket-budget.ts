@@ -9,6 +9,8 @@ import type { BucketDimension, BucketShape } from "./bucket-shape.ts";
 export interface AcquireItem {
   tokens: number;
   interactive: boolean;
+  /** When it was queued (the replica's clock, ms): decides which waiter is older across replicas. */
+  since: number;
 }
 
 export interface AcquireOutcome {
@@ -22,10 +24,28 @@ export interface AcquireOutcome {
 }
 
 /**
- * While a replica's interactive request waits, batch requests of every replica are refused until
- * shortly after the moment it was told to retry, so the capacity that returns goes to interactive work.
+ * The refused head of a replica's queue reserves the budget until shortly after the moment it was
+ * told to retry: meanwhile other replicas' work of lower priority, or of the same priority queued
+ * later, is refused too. So interactive work anywhere goes before batch work everywhere, and a big
+ * request is not starved by a stream of small ones from other replicas (a shared bucket would
+ * otherwise never fill up enough for it). The oldest, most urgent refused head holds the reservation.
  */
-export const PRIORITY_GRACE_MS = 50;
+export const RESERVATION_GRACE_MS = 50;
+
+interface Reservation {
+  until: number;
+  owner: string;
+  rank: number;
+  since: number;
+}
+
+const rank = (item: AcquireItem) => (item.interactive ? 0 : 1);
+
+/** Whether `item` (of `owner`) must wait behind reservation `r`. */
+function behind(r: Reservation, now: number, owner: string, item: AcquireItem): boolean {
+  if (!(r.until > now) || r.owner === owner) return false;
+  return rank(item) > r.rank || (rank(item) === r.rank && item.since >= r.since);
+}
 
 // Refill arithmetic in floating point can leave a level a hair short after exactly the right wait.
 const EPSILON = 1e-9;
@@ -40,29 +60,35 @@ export class TokenBucketBudget {
   private tokens = Number.NaN;
   private at = Number.NEGATIVE_INFINITY;
   private holdUntil = 0;
-  private priorityUntil = 0;
-  private priorityOwner = "";
+  private reservation: Reservation = { until: 0, owner: "", rank: 0, since: 0 };
 
   acquire(now: number, shape: BucketShape, items: readonly AcquireItem[], owner: string): AcquireOutcome {
     this.refill(now, shape);
     let granted = 0;
     let retryMs: number | undefined;
-    let interactiveRefused = false;
+    let refused = false;
+    const r = this.reservation;
     if (this.holdUntil > now && items.length > 0) {
       retryMs = Math.ceil(this.holdUntil - now);
     } else {
       for (const item of items) {
-        if (!item.interactive && this.priorityUntil > now && this.priorityOwner !== owner) {
-          retryMs = Math.ceil(this.priorityUntil - now);
+        if (behind(r, now, owner, item)) {
+          retryMs = Math.ceil(r.until - now);
           break;
         }
         const wait = this.msUntilFits(shape, item.tokens);
         if (wait > 0) {
           retryMs = wait;
-          if (item.interactive) {
-            interactiveRefused = true;
-            this.priorityUntil = now + wait + PRIORITY_GRACE_MS;
-            this.priorityOwner = owner;
+          refused = true;
+          // Take the reservation unless an older or more urgent head elsewhere holds it.
+          const free = !(r.until > now) || r.owner === owner;
+          if (free || rank(item) < r.rank || (rank(item) === r.rank && item.since < r.since)) {
+            this.reservation = {
+              until: now + wait + RESERVATION_GRACE_MS,
+              owner,
+              rank: rank(item),
+              since: item.since,
+            };
           }
           break;
         }
@@ -71,11 +97,8 @@ export class TokenBucketBudget {
         granted++;
       }
     }
-    // This replica has no interactive work waiting any more: stop holding the others' batch back.
-    const first = items[0];
-    if (!interactiveRefused && this.priorityOwner === owner && (first === undefined || !first.interactive)) {
-      this.priorityUntil = 0;
-    }
+    // Nothing of this replica's is waiting for the budget any more: release its reservation.
+    if (!refused && this.reservation.owner === owner) this.reservation.until = 0;
     return {
       granted,
       retryMs,

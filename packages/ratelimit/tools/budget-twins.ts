@@ -36,7 +36,9 @@ const op = fc.oneof(
     kind: fc.constant("acquire" as const),
     dt: fc.integer({ min: 0, max: 400 }),
     owner: fc.constantFrom("a" as const, "b" as const),
-    items: fc.array(fc.record({ tokens: tokenCount, interactive: fc.boolean() }), { maxLength: 8 }),
+    items: fc.array(fc.record({ tokens: tokenCount, interactive: fc.boolean(), age: fc.nat(3000) }), {
+      maxLength: 8,
+    }),
   }),
   fc.record({
     kind: fc.constant("giveBack" as const),
@@ -72,8 +74,13 @@ try {
         for (const o of ops) {
           now += o.dt;
           if (o.kind === "acquire") {
-            const fromRedis = await replicas[o.owner].acquire(model, shape, o.items);
-            const fromTs: AcquireOutcome = twin.acquire(now, shape, o.items, o.owner);
+            const items = o.items.map((it) => ({
+              tokens: it.tokens,
+              interactive: it.interactive,
+              since: now - it.age,
+            }));
+            const fromRedis = await replicas[o.owner].acquire(model, shape, items);
+            const fromTs: AcquireOutcome = twin.acquire(now, shape, items, o.owner);
             acquisitions++;
             if (JSON.stringify(fromRedis) !== JSON.stringify(fromTs)) {
               mismatch = { limits, sliceMs, marginMs, op: o, fromRedis, fromTs };
