@@ -26,5 +26,19 @@ step "lint"
 pnpm run lint
 
 step "tests (unit, then integration against the real services)"
-pnpm exec vitest run --project unit
-pnpm exec vitest run --project integration
+results="$(mktemp -d)"
+status=0
+pnpm exec vitest run --project unit --reporter=default --reporter=json --outputFile.json="$results/unit.json" || status=$?
+pnpm exec vitest run --project integration --reporter=default --reporter=json --outputFile.json="$results/integration.json" || status=$?
+# One plain closing line for whoever reads the log (CI included): every test of both runs counted.
+node -e '
+  let passed = 0, failed = 0, skipped = 0;
+  for (const f of process.argv.slice(1)) {
+    try {
+      const r = JSON.parse(require("node:fs").readFileSync(f, "utf8"));
+      passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests + r.numTodoTests;
+    } catch { failed += 1; console.error(`no results in ${f}`); }
+  }
+  console.log(`tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+' "$results/unit.json" "$results/integration.json"
+exit "$status"
