@@ -39,6 +39,9 @@ export async function createRateLimiter(opts: RateLimiterOptions): Promise<RateL
   if (!(burstSliceMs > 0) || !(jitterMarginMs >= 0)) {
     throw new RangeError("burstSliceMs must be > 0 and jitterMarginMs >= 0");
   }
+  for (const [model, l] of Object.entries({ ...opts.limits.perModel, "(default)": opts.limits.default })) {
+    if (!(l.rpm >= 0) || !(l.tpm >= 0)) throw new RangeError(`limits of ${model}: rpm and tpm must be >= 0`);
+  }
   const store: BudgetStore = opts.redis
     ? await RedisBudgetStore.connect({
         url: opts.redis.url,
