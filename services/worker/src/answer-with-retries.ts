@@ -46,7 +46,8 @@ export type Answered =
 export async function answerWithRetries(
   job: Job,
   messages: ChatMessage[],
-  reservedTokens: number,
+  /** What the request weighs against TPM: its prompt, and the answer budget (max_tokens or the model's default). */
+  weight: { promptTokens: number; outputBudget: number },
   deps: AnswerDeps,
 ): Promise<Answered> {
   const { request, model } = job;
@@ -64,7 +65,7 @@ export async function answerWithRetries(
     try {
       permit = await deps.limiter.acquire({
         model,
-        tokens: reservedTokens,
+        tokens: weight.promptTokens + weight.outputBudget,
         priority: job.priority,
         signal: deps.shutdown,
       });
@@ -98,7 +99,9 @@ export async function answerWithRetries(
       deps.metrics.openaiRequestDuration.observe({ model, status_class: "2xx" }, ms / 1000);
       deps.metrics.openaiAttempts.inc({ model, outcome: "success" });
       observeBudget(deps, model, answer.headers);
-      permit.reconcile(answer.usage.prompt_tokens + answer.usage.completion_tokens);
+      // The API charges TPM at arrival with prompt + answer budget and gives nothing back for a short answer,
+      // so only the prompt estimate is corrected; refunding unused completion tokens would overspend.
+      permit.reconcile(answer.usage.prompt_tokens + weight.outputBudget);
       return { ok: true, answer, attempts: attempt, apiMs };
     } catch (err) {
       const error = classifyError(err);

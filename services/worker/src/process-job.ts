@@ -57,7 +57,7 @@ export async function processJob(
           attempts: 0,
           apiMs: 0,
         }
-      : await answerOrFail(job, fit.messages, promptTokens + maxTokens, deps.answer);
+      : await answerOrFail(job, fit.messages, { promptTokens, outputBudget: maxTokens }, deps.answer);
 
   const latencyMs = deps.answer.now() - job.receivedAt;
   const base = {
@@ -120,11 +120,11 @@ export async function processJob(
 async function answerOrFail(
   job: Job,
   messages: ChatMessage[],
-  reserved: number,
+  weight: { promptTokens: number; outputBudget: number },
   deps: AnswerDeps,
 ): Promise<Answered> {
   try {
-    return await answerWithRetries(job, messages, reserved, deps);
+    return await answerWithRetries(job, messages, weight, deps);
   } catch (err) {
     if (err instanceof ShutdownAbort || deps.shutdown.aborted) throw err;
     return { ok: false, error: classifyError(err), attempts: 0, apiMs: 0 };

@@ -84,6 +84,7 @@ export async function startWorker(
     limits: config.rateLimit.limits,
     burstSliceMs: config.rateLimit.burstSliceMs,
     maxQueued: config.rateLimit.maxQueued,
+    onError: (err) => log.warn({ err }, "rate limiter: shared budget call failed"),
     ...(config.redisUrl !== undefined && {
       redis: { url: config.redisUrl, keyPrefix: config.rateLimit.keyPrefix },
     }),
