@@ -10,6 +10,7 @@ case "$name" in
   ratelimit)
     bash infra/local/stack-up.sh >/dev/null
     node_run test/bench/worker-load.ts --preset small-budget "$@"
+    node_run test/bench/worker-load.ts --preset small-tpm "$@"
     node_run test/bench/worker-load.ts --preset high-volume "$@" ;;
   limiter)   pnpm --filter @chatq/ratelimit bench "$@" ;;
   store)     pnpm --filter @chatq/store bench "$@" ;;
