@@ -52,6 +52,10 @@ export function spawnWorker(
       stdio: ["ignore", "pipe", "pipe"],
     },
   );
+  // A test run that dies must not leave workers consuming behind it.
+  const killOnExit = () => proc.kill("SIGKILL");
+  process.once("exit", killOnExit);
+  proc.once("exit", () => process.off("exit", killOnExit));
   const logs: Record<string, unknown>[] = [];
   let announce: (url: string) => void = () => {};
   const metricsUrl = new Promise<string>((r) => {
