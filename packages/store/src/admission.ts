@@ -18,14 +18,18 @@ export interface ReceivedRequest {
  */
 export type Admission = { state: "new" } | { state: "pending" } | { state: "done"; reply: ChatReply };
 
-/** One element of the json array ADMIT_SQL reads; `ord` is the position in the batch (first occurrence wins). */
-export interface AdmissionRow {
+/** The columns that say which request a row is about and whose it is (tenant, user: for erasure and cost). */
+export interface RequestKeyRow {
   ord: number;
   request_id: string;
   conversation_id: string | null;
   tenant: string | null;
   user_id: string | null;
   model: string;
+}
+
+/** One element of the json array ADMIT_SQL reads; `ord` is the position in the batch (first occurrence wins). */
+export interface AdmissionRow extends RequestKeyRow {
   priority: string;
   payload: ChatRequest;
   source_topic: string;

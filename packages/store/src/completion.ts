@@ -1,4 +1,5 @@
 import type { ChatMessage, ChatReply, ChatRequest } from "@chatq/contracts";
+import type { RequestKeyRow } from "./admission.ts";
 import { splitReply } from "./stored-reply.ts";
 
 export interface Outcome {
@@ -16,13 +17,7 @@ export interface Outcome {
 }
 
 /** One element of the first json array COMPLETE_SQL reads. */
-export interface OutcomeRow {
-  ord: number;
-  request_id: string;
-  conversation_id: string | null;
-  tenant: string | null;
-  user_id: string | null;
-  model: string;
+export interface OutcomeRow extends RequestKeyRow {
   status: "completed" | "failed";
   error_code: string | null;
   finish_reason: string | null;
