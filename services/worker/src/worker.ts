@@ -8,7 +8,6 @@ import {
   type InRecord,
   type Kafka,
   type RecordProducer,
-  readLag,
 } from "@chatq/kafka";
 import { createChatClient } from "@chatq/llm";
 import { createRateLimiter, type RateLimiter } from "@chatq/ratelimit";
@@ -25,11 +24,13 @@ import type { AnswerDeps } from "./answer-with-retries.ts";
 import { AuthGate } from "./auth-gate.ts";
 import { Committer } from "./committer.ts";
 import type { WorkerConfig } from "./config.ts";
+import { ConsumptionControl } from "./consumption-control.ts";
 import { Effects } from "./effects.ts";
 import { InFlightRequests } from "./in-flight-requests.ts";
 import { intake } from "./intake.ts";
 import { type Job, replyTopicOf } from "./job.ts";
 import { KeyedScheduler } from "./keyed-scheduler.ts";
+import { startLagMonitor } from "./lag-monitor.ts";
 import { OffsetTracker } from "./offset-tracker.ts";
 import { processJob } from "./process-job.ts";
 import { RecentReplies } from "./recent-replies.ts";
@@ -112,21 +113,18 @@ export async function startWorker(
   });
 
   // --- consumption control: paused while any reason holds ---
-  const pauseReasons = new Set<PauseReason>();
   let consumer: BatchConsumer | undefined;
-  const setPaused = (reason: PauseReason, on: boolean) => {
-    const before = pauseReasons.size > 0;
-    if (on === pauseReasons.has(reason)) return;
-    if (on) pauseReasons.add(reason);
-    else pauseReasons.delete(reason);
-    metrics.consumptionPaused.set({ reason }, on ? 1 : 0);
-    log.info(
-      { reason, paused: on, reasons: [...pauseReasons] },
-      on ? "consumption paused" : "consumption reason cleared",
-    );
-    const after = pauseReasons.size > 0;
-    if (before !== after) after ? consumer?.pause() : consumer?.resume();
-  };
+  const consumption = new ConsumptionControl({
+    apply: (paused) => (paused ? consumer?.pause() : consumer?.resume()),
+    onReason: (reason, on, all) => {
+      metrics.consumptionPaused.set({ reason }, on ? 1 : 0);
+      log.info(
+        { reason, paused: on, reasons: all },
+        on ? "consumption paused" : "consumption reason cleared",
+      );
+    },
+  });
+  const setPaused = (reason: PauseReason, on: boolean) => consumption.set(reason, on);
 
   const gate = new AuthGate({
     probe: () => client.probe(5000),
@@ -292,6 +290,15 @@ export async function startWorker(
       });
   };
 
+  const lag = await startLagMonitor({
+    kafka,
+    groupId: config.kafka.groupId,
+    topic: config.topics.requests,
+    owns: (partition) => owned.has(partition),
+    intervalMs: config.worker.lagRefreshMs,
+    metrics,
+    log,
+  });
   consumer = createBatchConsumer(kafka, {
     groupId: config.kafka.groupId,
     topic: config.topics.requests,
@@ -318,7 +325,7 @@ export async function startWorker(
     const handedOver = scheduler.dropQueued((job) => !owned.has(job.source.partition));
     dropped(handedOver);
     // A partition now read by another member is its lag to report, not ours.
-    for (const p of lost) metrics.consumerLag.remove({ topic: config.topics.requests, partition: String(p) });
+    for (const p of lost) lag.forget(p);
     log.info({ partitions, lost, handed_over: handedOver.length }, "partitions assigned");
   });
   let reportFatal: (err: Error) => void = () => {};
@@ -334,21 +341,6 @@ export async function startWorker(
   });
   await consumer.start(onRecords);
 
-  // --- lag, for dashboards and the "no progress while lag grows" alert ---
-  const admin = kafka.admin();
-  await admin.connect();
-  const refreshLag = async () => {
-    try {
-      for (const p of await readLag(admin, config.kafka.groupId, config.topics.requests)) {
-        if (!owned.has(p.partition)) continue;
-        metrics.consumerLag.set({ topic: p.topic, partition: String(p.partition) }, p.lag);
-      }
-    } catch (err) {
-      metrics.kafkaErrors.inc({ operation: "lag" });
-      log.warn({ err }, "lag refresh failed");
-    }
-  };
-  const lagTimer = setInterval(() => void refreshLag(), config.worker.lagRefreshMs);
   const depthTimer = setInterval(() => {
     for (const d of limiter.snapshot())
       metrics.ratelimitQueueDepth.set({ model: d.model, priority: d.priority }, d.queued);
@@ -410,10 +402,9 @@ export async function startWorker(
       gate.stop();
       await Promise.race([effects.drain(), sleep(Math.max(0, deadline - now()))]).catch(() => undefined);
       await committer?.flush();
-      clearInterval(lagTimer);
       clearInterval(depthTimer);
+      await lag.stop();
       await consumer?.disconnect().catch(() => undefined);
-      await admin.disconnect().catch(() => undefined);
       await producer.disconnect().catch(() => undefined);
       await limiter.close().catch(() => undefined);
       await store.close().catch(() => undefined);
