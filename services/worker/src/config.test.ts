@@ -44,6 +44,18 @@ describe("loadConfig", () => {
     }
   });
 
+  it("allows only known models by default, so producers cannot invent metric labels or limiter buckets", () => {
+    const c = loadConfig({
+      ...minimal,
+      OPENAI_DEFAULT_MODEL: "my-finetune",
+      OPENAI_MODEL_LIMITS: '{"gpt-x":{"rpm":1,"tpm":1}}',
+    });
+    expect(c.openai.allowedModels.has("gpt-4o-mini")).toBe(true);
+    expect(c.openai.allowedModels.has("my-finetune")).toBe(true);
+    expect(c.openai.allowedModels.has("gpt-x")).toBe(true);
+    expect(c.openai.allowedModels.has("random-model-123")).toBe(false);
+  });
+
   it("parses per-model limits and allow-lists", () => {
     const c = loadConfig({
       ...minimal,

@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
 import { DEFAULT_TOPICS } from "@chatq/contracts";
+import { knownModels } from "@chatq/llm";
 import { z } from "zod";
 
 const int = (min: number, max: number = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
@@ -128,7 +129,15 @@ function toConfig(e: z.infer<typeof EnvSchema>) {
       baseURL: e.OPENAI_BASE_URL,
       organization: e.OPENAI_ORGANIZATION,
       defaultModel: e.OPENAI_DEFAULT_MODEL,
-      allowedModels: e.OPENAI_ALLOWED_MODELS ? new Set(e.OPENAI_ALLOWED_MODELS) : undefined,
+      // Always a bounded set: a model name becomes a metric label and a limiter bucket, so it must not come
+      // unchecked from producers. Default: the models chatq knows, the default model and any with limits.
+      allowedModels: new Set(
+        e.OPENAI_ALLOWED_MODELS ?? [
+          ...knownModels(),
+          e.OPENAI_DEFAULT_MODEL,
+          ...Object.keys(e.OPENAI_MODEL_LIMITS ?? {}),
+        ],
+      ),
       timeoutMs: e.OPENAI_TIMEOUT_MS,
       retry: {
         maxAttempts: e.OPENAI_MAX_ATTEMPTS,

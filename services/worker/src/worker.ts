@@ -96,7 +96,7 @@ export async function startWorker(
     ...new Set([
       config.openai.defaultModel,
       ...Object.keys(config.rateLimit.limits.perModel),
-      ...(config.openai.allowedModels ?? []),
+      ...config.openai.allowedModels,
     ]),
   ];
   primeSeries(metrics, { models: knownModels, topics: [config.topics.requests] });
