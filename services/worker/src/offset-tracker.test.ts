@@ -33,6 +33,17 @@ describe("OffsetTracker", () => {
     expect(t.takeCommittable()).toEqual([{ partition: 1, offset: "2" }]);
   });
 
+  it("remembers how far a partition got after compacting, so a refetch of old offsets is ignored", () => {
+    const t = new OffsetTracker();
+    for (let o = 0; o < 3000; o++) t.track(0, String(o));
+    for (let o = 2999; o >= 0; o--) t.finish(0, String(o));
+    expect(t.takeCommittable()).toEqual([{ partition: 0, offset: "3000" }]);
+    expect(t.track(0, "500")).toBe(false);
+    t.finish(0, "500");
+    expect(t.takeCommittable()).toEqual([]);
+    expect(t.track(0, "3000")).toBe(true);
+  });
+
   it("a failed commit is offered again", () => {
     const t = new OffsetTracker();
     t.track(0, "0");

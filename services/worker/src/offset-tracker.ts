@@ -15,14 +15,15 @@ export class OffsetTracker {
   track(partition: number, offset: string): boolean {
     let p = this.#partitions.get(partition);
     if (!p) {
-      p = { pending: [], head: 0, done: new Set(), committable: undefined, committed: undefined };
+      p = { pending: [], head: 0, next: 0, done: new Set(), committable: undefined, committed: undefined };
       this.#partitions.set(partition, p);
     }
     const n = Number(offset);
-    const last = p.pending[p.pending.length - 1];
-    // A refetch after a rebalance can hand us offsets we already hold; they finish with their first copy.
-    if (last !== undefined && n <= last) return false;
+    // A refetch after a rebalance can hand us offsets we already hold (or finished); the first copy counts.
+    // `next` survives compaction, so an emptied array does not forget how far the partition got.
+    if (n < p.next) return false;
     p.pending.push(n);
+    p.next = n + 1;
     return true;
   }
 
@@ -30,7 +31,10 @@ export class OffsetTracker {
   finish(partition: number, offset: string): void {
     const p = this.#partitions.get(partition);
     if (!p) return;
-    p.done.add(Number(offset));
+    const n = Number(offset);
+    // Below the lowest pending offset (or at/after anything tracked): finished already, or never ours.
+    if (n < (p.pending[p.head] ?? p.next) || n >= p.next) return;
+    p.done.add(n);
     while (p.head < p.pending.length) {
       const head = p.pending[p.head] as number;
       if (!p.done.has(head)) break;
@@ -81,6 +85,8 @@ export class OffsetTracker {
 interface PartitionState {
   pending: number[];
   head: number;
+  /** One past the highest offset ever tracked. */
+  next: number;
   done: Set<number>;
   committable: number | undefined;
   committed: number | undefined;
