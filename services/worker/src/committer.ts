@@ -12,6 +12,7 @@ export class Committer {
   readonly #onError: (err: unknown) => void;
   #running: Promise<void> | undefined;
   #again = false;
+  #retryTimer: NodeJS.Timeout | undefined;
 
   constructor(
     tracker: OffsetTracker,
@@ -37,6 +38,8 @@ export class Committer {
 
   /** Waits for the commit under way and makes one more for anything finished since. */
   async flush(): Promise<void> {
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
     await this.#running;
     this.nudge();
     await this.#running;
@@ -50,9 +53,14 @@ export class Committer {
       try {
         await this.#commit(offsets.map((o) => ({ topic: this.#topic, ...o })));
       } catch (err) {
-        // Offered again with the next nudge; a rebalance in between makes this moot (the new owner re-reads).
+        // Offered again soon (an idle partition has no next finish to nudge us); after a rebalance the tracker
+        // has forgotten lost partitions, so only what this member still owns is retried.
         for (const o of offsets) this.#tracker.untake(o.partition, o.offset);
         this.#onError(err);
+        this.#retryTimer ??= setTimeout(() => {
+          this.#retryTimer = undefined;
+          this.nudge();
+        }, 1000);
       }
     } while (this.#again);
   }

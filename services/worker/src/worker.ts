@@ -115,7 +115,7 @@ export async function startWorker(
   // --- consumption control: paused while any reason holds ---
   let consumer: BatchConsumer | undefined;
   const consumption = new ConsumptionControl({
-    apply: (paused) => (paused ? consumer?.pause() : consumer?.resume()),
+    apply: (paused) => applyPause(paused),
     onReason: (reason, on, all) => {
       metrics.consumptionPaused.set({ reason }, on ? 1 : 0);
       log.info(
@@ -125,6 +125,16 @@ export async function startWorker(
     },
   });
   const setPaused = (reason: PauseReason, on: boolean) => consumption.set(reason, on);
+  // kafkajs throws while its group is being rebuilt (a restart after a crash), and a restart forgets pauses:
+  // never let that escape, and apply the wanted state again on every (re)join.
+  function applyPause(paused: boolean): void {
+    try {
+      if (paused) consumer?.pause();
+      else consumer?.resume();
+    } catch (err) {
+      log.warn({ err, paused }, "could not apply pause state yet; will on the next join");
+    }
+  }
 
   const gate = new AuthGate({
     probe: () => client.probe(5000),
@@ -327,6 +337,8 @@ export async function startWorker(
     // A partition now read by another member is its lag to report, not ours.
     for (const p of lost) lag.forget(p);
     log.info({ partitions, lost, handed_over: handedOver.length }, "partitions assigned");
+    applyPause(consumption.isPaused());
+    committer?.nudge();
   });
   let reportFatal: (err: Error) => void = () => {};
   const fatal = new Promise<Error>((r) => (reportFatal = r));
