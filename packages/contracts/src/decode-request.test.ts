@@ -30,6 +30,19 @@ describe("decodeChatRequest", () => {
     }
   });
 
+  it.each([
+    ["a NUL in content", { ...good, messages: [{ role: "user", content: "a\u0000b" }] }, "messages.0.content"],
+    ["a lone surrogate in an id", { ...good, conversation_id: "c\ud800" }, "conversation_id"],
+    ["a NUL in a metadata key", { ...good, metadata: { "\u0000": 1 } }, "metadata."],
+  ])("refuses %s: it could never be stored", (_, value, path) => {
+    const d = decodeChatRequest(bytes(value), limits);
+    expect(d).toMatchObject({ ok: false, rejection: { code: "schema", message: expect.stringContaining(path) } });
+  });
+
+  it("accepts emoji and other text made of surrogate pairs", () => {
+    expect(decodeChatRequest(bytes({ ...good, messages: [{ role: "user", content: "hi 😀 𝄞" }] }), limits).ok).toBe(true);
+  });
+
   it("keeps a usable request_id from a bad message so its producer can be told", () => {
     const d = decodeChatRequest(bytes({ ...good, messages: [] }), limits);
     expect(d).toMatchObject({ ok: false, rejection: { code: "empty_messages", requestId: "r-1" } });

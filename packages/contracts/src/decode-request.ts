@@ -50,6 +50,14 @@ export function decodeChatRequest(value: Uint8Array | null, limits: DecodeLimits
     return reject("not_json", `message value is not JSON: ${(err as Error).message}`);
   }
   const requestId = usableRequestId(json);
+  const badText = unstorableTextAt(json);
+  if (badText !== undefined) {
+    return reject(
+      "schema",
+      `${badText}: contains a NUL character or an unpaired surrogate, which no database or JSON consumer can keep`,
+      requestId,
+    );
+  }
   const parsed = ChatRequestSchema.safeParse(json);
   if (!parsed.success) {
     const { code, message } = describeIssue(parsed.error);
@@ -68,6 +76,22 @@ export function decodeChatRequest(value: Uint8Array | null, limits: DecodeLimits
 
 function reject(code: RejectCode, message: string, requestId?: string): Decoded {
   return { ok: false, rejection: requestId === undefined ? { code, message } : { code, message, requestId } };
+}
+
+// NUL, or a UTF-16 surrogate without its partner (valid JSON escapes like "\ud800", but not text).
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** The path of the first string or key anywhere in the value that cannot be stored as text, if any. */
+function unstorableTextAt(value: unknown, path = "(root)"): string | undefined {
+  if (typeof value === "string") return UNSTORABLE.test(value) ? path : undefined;
+  if (typeof value !== "object" || value === null) return undefined;
+  for (const [key, child] of Object.entries(value)) {
+    const at = path === "(root)" ? key : `${path}.${key}`;
+    if (UNSTORABLE.test(key)) return at;
+    const found = unstorableTextAt(child, at);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
 
 function usableRequestId(json: unknown): string | undefined {

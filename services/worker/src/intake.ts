@@ -1,4 +1,4 @@
-import { type DecodeLimits, decodeChatRequest } from "@chatq/contracts";
+import { type DeadLetterCode, type DecodeLimits, decodeChatRequest, type Rejection } from "@chatq/contracts";
 import type { InRecord } from "@chatq/kafka";
 import {
   type Admission,
@@ -6,6 +6,7 @@ import {
   type RejectedMessage,
   rejectedReply,
   type Store,
+  StoreError,
 } from "@chatq/store";
 import type { ChatqMetrics } from "@chatq/telemetry";
 import { deadLetterRecord } from "./dead-letter.ts";
@@ -51,9 +52,10 @@ export async function intake(records: readonly InRecord[], deps: IntakeDeps): Pr
   }
   if (jobs.length === 0) return;
 
-  const admissions = await deps.withStoreRetry(() => deps.store.admit(jobs.map(toReceived)));
+  const admissions = await admitOrIsolate(jobs, deps);
   for (const job of jobs) {
-    const admission: Admission = admissions.get(job.request.request_id) ?? { state: "new" };
+    const admission = admissions.get(job.request.request_id);
+    if (admission === undefined) continue; // refused by the database: dead-lettered by admitOrIsolate
     if (admission.state !== "done") {
       deps.schedule(job);
       continue;
@@ -80,9 +82,39 @@ export async function intake(records: readonly InRecord[], deps: IntakeDeps): Pr
   }
 }
 
+/**
+ * One INSERT for the batch. If the database refuses the batch for good (not an outage), each request is admitted
+ * alone and the one it refuses goes to the DLQ as store_refused, so a single bad row never blocks a partition.
+ */
+async function admitOrIsolate(jobs: Job[], deps: IntakeDeps): Promise<Map<string, Admission>> {
+  try {
+    return await deps.withStoreRetry(() => deps.store.admit(jobs.map(toReceived)));
+  } catch (err) {
+    if (!(err instanceof StoreError) || err.retryable) throw err;
+  }
+  const admissions = new Map<string, Admission>();
+  for (const job of jobs) {
+    try {
+      const one = await deps.withStoreRetry(() => deps.store.admit([toReceived(job)]));
+      for (const [id, a] of one) admissions.set(id, a);
+    } catch (err) {
+      if (!(err instanceof StoreError) || err.retryable) throw err;
+      // No request_id on the rejection: the database cannot hold this request, so no row is written for it.
+      deps.pushEffect(
+        rejectionEffect(
+          job.source,
+          { code: "store_refused", message: `the database refused the request: ${err.message}` },
+          deps,
+        ),
+      );
+    }
+  }
+  return admissions;
+}
+
 function rejectionEffect(
   record: InRecord,
-  rejection: NonNullable<Extract<ReturnType<typeof decodeChatRequest>, { ok: false }>["rejection"]>,
+  rejection: Omit<Rejection, "code"> & { code: DeadLetterCode },
   deps: IntakeDeps,
 ): Effect {
   deps.metrics.requestsRejected.inc({ reason: rejection.code });

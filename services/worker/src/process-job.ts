@@ -7,7 +7,7 @@ import {
   modelInfo,
   PROMPT_OVERHEAD_TOKENS,
 } from "@chatq/llm";
-import type { Outcome, Store } from "@chatq/store";
+import { type Outcome, type Store, StoreError } from "@chatq/store";
 import { type AnswerDeps, type Answered, answerWithRetries, ShutdownAbort } from "./answer-with-retries.ts";
 import { completedReply, failedReply } from "./build-reply.ts";
 import type { Effect } from "./effects.ts";
@@ -32,33 +32,7 @@ export async function processJob(
 ): Promise<{ effect: OutcomeEffect; estimatedPromptTokens: number }> {
   const { request, model } = job;
   const conversationId = request.conversation_id;
-  const history: ChatMessage[] =
-    conversationId !== undefined && deps.historyMaxMessages > 0
-      ? await deps.withStoreRetry(() =>
-          deps.store.loadHistory(conversationId, { limit: deps.historyMaxMessages }),
-        )
-      : [];
-
-  const info = modelInfo(model);
-  const maxTokens = request.params?.max_tokens ?? info.defaultOutputBudget;
-  const budget = info.contextWindow - maxTokens - PROMPT_OVERHEAD_TOKENS;
-  const fit = fitContext(history, request.messages, budget, (m) => countMessageTokens(model, m));
-  const promptTokens = fit.promptTokens + PROMPT_OVERHEAD_TOKENS;
-
-  const answered =
-    fit.promptTokens > budget
-      ? // Would be a 400 from the API anyway: say so without spending a call or any budget.
-        {
-          ok: false as const,
-          error: new LlmError(
-            "context_length",
-            `the request's own messages need ${promptTokens} tokens; ${model} leaves ${budget} for the prompt after max_tokens ${maxTokens}`,
-          ),
-          attempts: 0,
-          apiMs: 0,
-        }
-      : await answerOrFail(job, fit.messages, { promptTokens, outputBudget: maxTokens }, deps.answer);
-
+  const { answered, promptTokens } = await answer(job, deps);
   const latencyMs = deps.answer.now() - job.receivedAt;
   const base = {
     request,
@@ -113,6 +87,51 @@ export async function processJob(
   };
 }
 
+/** History → context window → API. Every way this can end is an Answered; only a shutdown throws. */
+async function answer(job: Job, deps: ProcessDeps): Promise<{ answered: Answered; promptTokens: number }> {
+  const { request, model } = job;
+  const conversationId = request.conversation_id;
+  let history: ChatMessage[] = [];
+  if (conversationId !== undefined && deps.historyMaxMessages > 0) {
+    try {
+      history = await deps.withStoreRetry(() =>
+        deps.store.loadHistory(conversationId, { limit: deps.historyMaxMessages }),
+      );
+    } catch (err) {
+      // An outage is retried inside withStoreRetry; what escapes is a refusal (or a shutdown, which goes on up).
+      if (!(err instanceof StoreError) || err.retryable || deps.answer.shutdown.aborted) throw err;
+      return {
+        answered: failure(
+          new LlmError("unknown", `the conversation's history cannot be read: ${err.message}`),
+        ),
+        promptTokens: 0,
+      };
+    }
+  }
+
+  const info = modelInfo(model);
+  const maxTokens = request.params?.max_tokens ?? info.defaultOutputBudget;
+  const budget = info.contextWindow - maxTokens - PROMPT_OVERHEAD_TOKENS;
+  const fit = fitContext(history, request.messages, budget, (m) => countMessageTokens(model, m));
+  const promptTokens = fit.promptTokens + PROMPT_OVERHEAD_TOKENS;
+  if (fit.promptTokens > budget) {
+    // Would be a 400 from the API anyway: say so without spending a call or any budget.
+    const why = `the request's own messages need ${promptTokens} tokens; ${model} leaves ${budget} for the prompt after max_tokens ${maxTokens}`;
+    return { answered: failure(new LlmError("context_length", why)), promptTokens };
+  }
+  const answered = await answerOrFail(
+    job,
+    fit.messages,
+    { promptTokens, outputBudget: maxTokens },
+    deps.answer,
+  );
+  return { answered, promptTokens };
+}
+
+function failure(error: LlmError): Answered {
+  return { ok: false, error, attempts: 0, apiMs: 0 };
+}
+
 /**
  * Anything unexpected (a bug, a limiter fault) fails this request with its reason rather than leaving its
  * offset uncommitted forever, which would stall its partition. Only a shutdown escapes.
@@ -127,6 +146,6 @@ async function answerOrFail(
     return await answerWithRetries(job, messages, weight, deps);
   } catch (err) {
     if (err instanceof ShutdownAbort || deps.shutdown.aborted) throw err;
-    return { ok: false, error: classifyError(err), attempts: 0, apiMs: 0 };
+    return failure(classifyError(err));
   }
 }

@@ -11,7 +11,7 @@ import {
 } from "@chatq/kafka";
 import { createChatClient } from "@chatq/llm";
 import { createRateLimiter, type RateLimiter } from "@chatq/ratelimit";
-import { createStore, migrate, type Store } from "@chatq/store";
+import { createStore, migrate, type Store, StoreError } from "@chatq/store";
 import {
   type ChatqMetrics,
   type Logger,
@@ -174,8 +174,9 @@ export async function startWorker(
       try {
         return await fn();
       } catch (err) {
-        if (stopping) throw err;
         metrics.postgresErrors.inc({ operation: "read" });
+        // An outage is waited out; a refusal (bad data, a bug) would be refused forever: the caller decides.
+        if (stopping || (err instanceof StoreError && !err.retryable)) throw err;
         log.warn({ err }, "postgres read failed; retrying");
         await sleep(delay);
       }
