@@ -8,6 +8,7 @@ describe("classifyError", () => {
     [400, "context_length_exceeded", "context_length"],
     [401, "invalid_api_key", "auth"],
     [403, undefined, "auth"],
+    [403, "model_not_found", "not_found"],
     [404, "model_not_found", "not_found"],
     [408, undefined, "timeout"],
     [409, undefined, "conflict"],

@@ -27,6 +27,8 @@ export function classifyError(err: unknown): LlmError {
 
 export function codeForStatus(status: number | undefined, bodyCode?: string): LlmErrorCode {
   if (status === undefined) return "connection";
+  // A project without access to one model gets 403 model_not_found: that model's requests fail, not the account.
+  if (status === 403 && bodyCode === "model_not_found") return "not_found";
   if (status === 401 || status === 403) return "auth";
   // OpenAI answers 429 both for "slow down" and for "your account has no credit"; only the first passes.
   if (status === 429) return bodyCode === "insufficient_quota" ? "quota" : "rate_limited";

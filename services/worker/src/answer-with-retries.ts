@@ -28,6 +28,8 @@ export interface AnswerDeps {
   shutdown: AbortSignal;
 }
 
+const MAX_ACCOUNT_ROUNDS = 5;
+
 /** The job stopped because the worker is stopping; its offset stays uncommitted and Kafka redelivers it. */
 export class ShutdownAbort extends Error {
   override readonly name = "ShutdownAbort";
@@ -58,6 +60,7 @@ export async function answerWithRetries(
   };
   let attempt = 0;
   let apiMs = 0;
+  let accountRounds = 0;
   for (;;) {
     await deps.gate.whenOpen();
     if (deps.shutdown.aborted) throw new ShutdownAbort();
@@ -126,7 +129,9 @@ export async function answerWithRetries(
         detail: { message: error.message.slice(0, 500), ms: Math.round(ms) },
         at: new Date(),
       });
-      if (error.accountWide) {
+      // The gate reopens when a probe (GET /models) succeeds; a request that meets the same account-wide error
+      // again and again is the exception the probe cannot see, so after a few rounds it fails like any other.
+      if (error.accountWide && ++accountRounds <= MAX_ACCOUNT_ROUNDS) {
         deps.metrics.openaiAttempts.inc({ model, outcome: "retry" });
         deps.gate.trip(error);
         attempt--; // the account's fault, not the request's: this attempt does not count
