@@ -56,6 +56,16 @@ describe("the worker with bad input and a failing API", () => {
         value: JSON.stringify({ request_id: `${s.id}-model`, model: "gpt-9-ultra", messages: user("hi") }),
       },
       { reason: "missing_value", key: "b8", value: null },
+      {
+        reason: "bad_reply_topic",
+        key: "b9",
+        requestId: `${s.id}-topic`,
+        value: JSON.stringify({
+          request_id: `${s.id}-topic`,
+          reply_topic: "someone.elses.topic",
+          messages: user("hi"),
+        }),
+      },
     ];
     const messages = [good(0), ...bad.flatMap((b, i) => [{ key: b.key, value: b.value }, good(i + 1)])];
     await publisher.publishRaw(messages);
@@ -68,7 +78,8 @@ describe("the worker with bad input and a failing API", () => {
     try {
       const metricsUrl = await worker.metricsUrl;
       await dlq.waitFor(bad.length);
-      await replies.waitFor(bad.length + 1 + 3); // the good ones plus a rejected reply for each bad one with an id
+      // The good ones, plus a rejected reply for each bad one that carried a request_id.
+      await replies.waitFor(bad.length + 1 + bad.filter((b) => b.requestId).length);
 
       // Each bad message is on the DLQ, unchanged, with why and where it came from.
       const byKey = new Map(dlq.seen.map((m) => [m.key, m]));

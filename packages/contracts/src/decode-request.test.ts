@@ -43,6 +43,13 @@ describe("decodeChatRequest", () => {
     expect(decodeChatRequest(bytes({ ...good, messages: [{ role: "user", content: "hi 😀 𝄞" }] }), limits).ok).toBe(true);
   });
 
+  it("refuses a reply_topic chatq may not write to", () => {
+    const allowedReplyTopics = new Set(["chat.replies"]);
+    const d = decodeChatRequest(bytes({ ...good, reply_topic: "someone.elses" }), { ...limits, allowedReplyTopics });
+    expect(d).toMatchObject({ ok: false, rejection: { code: "bad_reply_topic", requestId: "r-1" } });
+    expect(decodeChatRequest(bytes({ ...good, reply_topic: "chat.replies" }), { ...limits, allowedReplyTopics }).ok).toBe(true);
+  });
+
   it("keeps a usable request_id from a bad message so its producer can be told", () => {
     const d = decodeChatRequest(bytes({ ...good, messages: [] }), limits);
     expect(d).toMatchObject({ ok: false, rejection: { code: "empty_messages", requestId: "r-1" } });

@@ -11,6 +11,7 @@ export const REJECT_CODES = [
   "empty_messages",
   "bad_role",
   "unknown_model",
+  "bad_reply_topic",
 ] as const;
 export type RejectCode = (typeof REJECT_CODES)[number];
 
@@ -27,6 +28,8 @@ export interface DecodeLimits {
   maxBytes: number;
   /** When set, a request naming another model is refused. A request without a model gets the worker's default. */
   allowedModels?: ReadonlySet<string> | undefined;
+  /** When set, a request whose reply_topic is not listed is refused (chatq writes replies only where allowed). */
+  allowedReplyTopics?: ReadonlySet<string> | undefined;
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -68,6 +71,14 @@ export function decodeChatRequest(value: Uint8Array | null, limits: DecodeLimits
     return reject(
       "unknown_model",
       `model "${model}" is not allowed; allowed: ${[...limits.allowedModels].join(", ")}`,
+      requestId,
+    );
+  }
+  const replyTopic = parsed.data.reply_topic;
+  if (replyTopic !== undefined && limits.allowedReplyTopics && !limits.allowedReplyTopics.has(replyTopic)) {
+    return reject(
+      "bad_reply_topic",
+      `reply_topic "${replyTopic}" is not one chatq may write to; allowed: ${[...limits.allowedReplyTopics].join(", ")}`,
       requestId,
     );
   }

@@ -22,8 +22,8 @@ export const DLQ_HEADERS = {
 } as const;
 
 /**
- * Every chatq-error-code a dead letter can carry: the intake refusals, and `store_refused` for a request the
- * database refused for good after it was answered.
+ * Every chatq-error-code a dead letter can carry: the intake refusals, `store_refused` for a request the
+ * database refused for good, and `publish_refused` for one whose reply Kafka refused for good (too large…).
  */
-export const DEAD_LETTER_CODES = [...REJECT_CODES, "store_refused"] as const;
+export const DEAD_LETTER_CODES = [...REJECT_CODES, "store_refused", "publish_refused"] as const;
 export type DeadLetterCode = (typeof DEAD_LETTER_CODES)[number];

@@ -15,4 +15,4 @@ export {
   readLag,
   type TopicSpec,
 } from "./client.ts";
-export { createRecordProducer, type OutRecord, type RecordProducer } from "./record-producer.ts";
+export { createRecordProducer, type OutRecord, type RecordProducer, refusalOf } from "./record-producer.ts";

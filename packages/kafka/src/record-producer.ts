@@ -22,27 +22,75 @@ export async function createRecordProducer(kafka: Kafka): Promise<RecordProducer
   await producer.connect();
   return {
     async send(records) {
-      if (records.length === 0) return;
-      const byTopic = new Map<
-        string,
-        { key: string | null; value: string | Buffer; headers?: Record<string, string> }[]
-      >();
-      for (const r of records) {
-        let list = byTopic.get(r.topic);
-        if (!list) {
-          list = [];
-          byTopic.set(r.topic, list);
-        }
-        list.push(
-          r.headers ? { key: r.key, value: r.value, headers: r.headers } : { key: r.key, value: r.value },
-        );
-      }
-      await producer.sendBatch({
-        acks: -1,
-        compression: CompressionTypes.None,
-        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-      });
+      // A broker refuses a partition's record batch above max.message.bytes (1 MiB by default): big records go in
+      // requests of their own rather than sinking the records batched with them.
+      for (const chunk of byBytes(records, MAX_REQUEST_BYTES)) await sendChunk(chunk);
     },
     disconnect: () => producer.disconnect(),
   };
+
+  async function sendChunk(records: readonly OutRecord[]): Promise<void> {
+    const byTopic = new Map<
+      string,
+      { key: string | null; value: string | Buffer; headers?: Record<string, string> }[]
+    >();
+    for (const r of records) {
+      let list = byTopic.get(r.topic);
+      if (!list) {
+        list = [];
+        byTopic.set(r.topic, list);
+      }
+      list.push(
+        r.headers ? { key: r.key, value: r.value, headers: r.headers } : { key: r.key, value: r.value },
+      );
+    }
+    await producer.sendBatch({
+      acks: -1,
+      compression: CompressionTypes.None,
+      topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+    });
+  }
+}
+
+const MAX_REQUEST_BYTES = 512 * 1024;
+
+function* byBytes(records: readonly OutRecord[], max: number): Generator<OutRecord[]> {
+  let chunk: OutRecord[] = [];
+  let bytes = 0;
+  for (const r of records) {
+    const size =
+      (typeof r.value === "string" ? Buffer.byteLength(r.value) : r.value.length) + (r.key?.length ?? 0);
+    if (chunk.length > 0 && bytes + size > max) {
+      yield chunk;
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(r);
+    bytes += size;
+  }
+  if (chunk.length > 0) yield chunk;
+}
+
+// Broker answers that no retry can change: the record (or its topic) is the problem, not the cluster.
+const RECORD_REFUSALS = new Set([
+  "MESSAGE_TOO_LARGE",
+  "RECORD_LIST_TOO_LARGE",
+  "INVALID_RECORD",
+  "INVALID_TOPIC_EXCEPTION",
+  "TOPIC_AUTHORIZATION_FAILED",
+]);
+
+/**
+ * The broker's reason when a send failed because of what was sent (too large, a topic it may not write),
+ * undefined when it looks like an outage and retrying is right. Looks through kafkajs's wrapping errors.
+ */
+export function refusalOf(err: unknown, depth = 0): string | undefined {
+  if (typeof err !== "object" || err === null || depth > 5) return undefined;
+  const e = err as { type?: unknown; cause?: unknown; originalError?: unknown; errors?: unknown };
+  if (typeof e.type === "string" && RECORD_REFUSALS.has(e.type)) return e.type;
+  for (const inner of [e.cause, e.originalError, ...(Array.isArray(e.errors) ? e.errors : [])]) {
+    const found = refusalOf(inner, depth + 1);
+    if (found) return found;
+  }
+  return undefined;
 }

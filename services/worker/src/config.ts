@@ -31,6 +31,7 @@ const EnvSchema = z.object({
   TOPIC_REQUESTS: z.string().min(1).default(DEFAULT_TOPICS.requests),
   TOPIC_REPLIES: z.string().min(1).default(DEFAULT_TOPICS.replies),
   TOPIC_DLQ: z.string().min(1).default(DEFAULT_TOPICS.deadLetter),
+  TOPIC_REPLIES_ALLOWED: csv.optional(),
   TOPIC_PARTITIONS: int(1, 10_000).default(12),
   TOPIC_CREATE: bool.default(true),
   DATABASE_URL: url(["postgres:", "postgresql:"]),
@@ -114,6 +115,8 @@ function toConfig(e: z.infer<typeof EnvSchema>) {
       requests: e.TOPIC_REQUESTS,
       replies: e.TOPIC_REPLIES,
       deadLetter: e.TOPIC_DLQ,
+      // Requests may name their reply_topic, but only one of these (chatq must not write where it was not asked).
+      allowedReplyTopics: new Set([e.TOPIC_REPLIES, ...(e.TOPIC_REPLIES_ALLOWED ?? [])]),
       partitions: e.TOPIC_PARTITIONS,
       create: e.TOPIC_CREATE,
     },

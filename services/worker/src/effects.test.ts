@@ -5,7 +5,7 @@ import { Effects } from "./effects.ts";
 
 // In-memory stand-ins for chatq's own Store and RecordProducer interfaces: what is under test is the order and
 // batching of effects, not Postgres or Kafka (those are covered by the integration tests).
-function harness(opts: { refuse?: (ids: string[]) => boolean } = {}) {
+function harness(opts: { refuse?: (ids: string[]) => boolean; kafkaRefuses?: string } = {}) {
   const log: string[] = [];
   const audits: string[] = [];
   const store = {
@@ -32,6 +32,9 @@ function harness(opts: { refuse?: (ids: string[]) => boolean } = {}) {
   } as unknown as Store;
   const producer: RecordProducer = {
     async send(records: readonly OutRecord[]) {
+      if (records.some((r) => r.key === opts.kafkaRefuses)) {
+        throw Object.assign(new Error("retries exceeded"), { cause: { type: "MESSAGE_TOO_LARGE" } });
+      }
       log.push(`publish ${records.map((r) => `${r.topic}:${r.key}`).join(",")}`);
     },
     async disconnect() {},
@@ -82,7 +85,15 @@ describe("Effects", () => {
       effects.push(outcome("bad", 2)),
       effects.push(outcome("c", 3)),
     ]);
-    expect(log).toEqual(["store a", "store c", "publish dlq:null,replies:a,replies:c", "done 1,2,3"]);
+    expect(log).toEqual(["store a", "store c", "publish replies:a,dlq:null,replies:c", "done 1,2,3"]);
     expect(audits).toEqual(["dead_lettered bad"]);
+  });
+
+  it("a reply Kafka refuses for good is dead-lettered; the other replies of its batch go out", async () => {
+    const { effects, log, audits } = harness({ kafkaRefuses: "big" });
+    const published = await Promise.all([effects.push(outcome("a", 1)), effects.push(outcome("big", 2))]);
+    expect(log).toEqual(["store a,big", "publish replies:a", "publish dlq:null", "done 1,2"]);
+    expect(audits).toEqual(["dead_lettered big"]);
+    expect(published).toEqual(["{}", undefined]);
   });
 });

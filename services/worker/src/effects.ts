@@ -1,9 +1,12 @@
 import type { DeadLetterCode } from "@chatq/contracts";
-import type { InRecord, OutRecord, RecordProducer } from "@chatq/kafka";
+import { type InRecord, type OutRecord, type RecordProducer, refusalOf } from "@chatq/kafka";
 import { type AuditEvent, type Outcome, type RejectedMessage, type Store, StoreError } from "@chatq/store";
 import { deadLetterRecord } from "./dead-letter.ts";
 
 const STORE_REFUSED: DeadLetterCode = "store_refused";
+const PUBLISH_REFUSED: DeadLetterCode = "publish_refused";
+/** A dead letter keeps its source's bytes unless they are what Kafka refused: then headers alone say why. */
+const MAX_DEAD_LETTER_VALUE = 512 * 1024;
 
 /** Everything one finished message still has to do, in this order: store it, publish it, then let its offset go. */
 export type Effect =
@@ -27,8 +30,17 @@ export interface EffectsOptions {
 
 interface Pending {
   effect: Effect;
-  resolve: () => void;
+  /** With what was published as the reply of an outcome (the stored reply); undefined when none was. */
+  resolve: (published: string | undefined) => void;
   reject: (err: unknown) => void;
+}
+
+/** A record to produce and the message it answers for (its dead letter's source if Kafka refuses it). */
+interface Outgoing {
+  record: OutRecord;
+  source: InRecord;
+  /** The outcome whose reply this is, to tell its caller what went out. */
+  outcome?: Effect;
 }
 
 /**
@@ -52,12 +64,17 @@ export class Effects {
     this.#o = { flushDelayMs: 2, maxBatch: 500, ...opts };
   }
 
-  /** Resolves when the effect is stored and published. */
-  push(effect: Effect): Promise<void> {
+  /** Resolves when the effect is stored and published, with the reply value published for an outcome. */
+  push(effect: Effect): Promise<string | undefined> {
     return new Promise((resolve, reject) => {
       this.#pending.push({ effect, resolve, reject });
       this.#schedule();
     });
+  }
+
+  /** Effects accepted and not yet written: counted by backpressure, since they hold their messages in memory. */
+  pending(): number {
+    return this.#pending.length;
   }
 
   /** Writes what is pending now; used at shutdown. Gives up retrying failed writes once stopping. */
@@ -94,22 +111,22 @@ export class Effects {
     try {
       const outcomes: Extract<Effect, { kind: "outcome" }>[] = [];
       const rejections: RejectedMessage[] = [];
+      const outgoing: Outgoing[] = [];
       for (const { effect } of batch) {
         if (effect.kind === "outcome") outcomes.push(effect);
-        else if (effect.kind === "rejection") rejections.push(effect.rejected);
-        else this.#o.store.audit.append(effect.audit);
+        else if (effect.kind === "rejection") {
+          rejections.push(effect.rejected);
+          for (const record of effect.records) outgoing.push({ record, source: effect.source });
+        } else {
+          this.#o.store.audit.append(effect.audit);
+          outgoing.push({ record: effect.reply, source: effect.source });
+        }
       }
       if (rejections.length > 0) await this.#retry("store", () => this.#o.store.reject(rejections));
-      const { replies, refused } = await this.#storeOutcomes(outcomes);
-      const records: OutRecord[] = [...refused];
-      for (const { effect } of batch) {
-        if (effect.kind === "rejection") records.push(...effect.records);
-        else if (effect.kind === "republish") records.push(effect.reply);
-      }
-      records.push(...replies);
-      await this.#retry("publish", () => this.#o.producer.send(records));
+      outgoing.push(...(await this.#storeOutcomes(outcomes)));
+      const published = await this.#publish(outgoing);
       this.#o.onDone(batch.map((p) => p.effect.source));
-      for (const p of batch) p.resolve();
+      for (const p of batch) p.resolve(published.get(p.effect));
     } catch (err) {
       for (const p of batch) p.reject(err);
     }
@@ -120,45 +137,30 @@ export class Effects {
    * it cannot hold), the outcomes are written one by one so a single bad row cannot hold back the rest; one it
    * refuses alone goes to the DLQ with the reason (its reply is not published: it is not stored).
    */
-  async #storeOutcomes(
-    outcomes: Extract<Effect, { kind: "outcome" }>[],
-  ): Promise<{ replies: OutRecord[]; refused: OutRecord[] }> {
-    if (outcomes.length === 0) return { replies: [], refused: [] };
+  async #storeOutcomes(outcomes: Extract<Effect, { kind: "outcome" }>[]): Promise<Outgoing[]> {
+    if (outcomes.length === 0) return [];
     try {
       const { inserted } = await this.#retry("store", () =>
         this.#o.store.complete(outcomes.map((e) => e.outcome)),
       );
-      return { replies: await this.#repliesToPublish(outcomes, inserted), refused: [] };
+      return await this.#repliesToPublish(outcomes, inserted);
     } catch (err) {
       if (!isPermanent(err)) throw err;
     }
-    const replies: OutRecord[] = [];
-    const refused: OutRecord[] = [];
+    const out: Outgoing[] = [];
     for (const e of outcomes) {
       try {
         const { inserted } = await this.#retry("store", () => this.#o.store.complete([e.outcome]));
-        replies.push(...(await this.#repliesToPublish([e], inserted)));
+        out.push(...(await this.#repliesToPublish([e], inserted)));
       } catch (err) {
         if (!isPermanent(err)) throw err;
+        const requestId = e.outcome.request.request_id;
         const message = `the database refused the outcome: ${(err as Error).message}`;
-        refused.push(
-          deadLetterRecord(
-            e.source,
-            { code: STORE_REFUSED, message, requestId: e.outcome.request.request_id },
-            this.#o.deadLetterTopic,
-            new Date(),
-          ),
-        );
-        this.#o.store.audit.append({
-          event: "dead_lettered",
-          requestId: e.outcome.request.request_id,
-          errorCode: STORE_REFUSED,
-          detail: { message: message.slice(0, 500) },
-          at: new Date(),
-        });
+        out.push({ record: this.#deadLetter(e.source, STORE_REFUSED, message, requestId), source: e.source });
+        this.#auditDeadLetter(requestId, STORE_REFUSED, message);
       }
     }
-    return { replies, refused };
+    return out;
   }
 
   /**
@@ -168,29 +170,104 @@ export class Effects {
   async #repliesToPublish(
     outcomes: Extract<Effect, { kind: "outcome" }>[],
     inserted: Set<string>,
-  ): Promise<OutRecord[]> {
-    const out: OutRecord[] = [];
+  ): Promise<Outgoing[]> {
+    const out: Outgoing[] = [];
     for (const e of outcomes) {
       const id = e.outcome.request.request_id;
-      if (inserted.has(id)) {
-        out.push(e.reply);
-        continue;
+      let record = e.reply;
+      if (!inserted.has(id)) {
+        const stored = await this.#retry("store", () => this.#o.store.findReply(id));
+        if (stored) record = { ...e.reply, value: JSON.stringify(stored) };
       }
-      const stored = await this.#o.store.findReply(id);
-      out.push(stored ? { ...e.reply, value: JSON.stringify(stored) } : e.reply);
+      out.push({ record, source: e.source, outcome: e });
     }
     return out;
   }
 
-  /** Postgres or Kafka being down is not the request's fault: keep trying (with backoff) until shutdown. */
-  async #retry<T>(operation: "store" | "publish", fn: () => Promise<T>): Promise<T> {
+  /**
+   * One produce for the batch. When it keeps failing, each record goes alone: one that Kafka refuses for good
+   * (too large, a topic it may not write) is replaced by a dead letter of its source message, so one record never
+   * blocks the others; anything else is an outage and is retried until it ends (or the worker stops).
+   * Returns, per outcome, the reply value that went out.
+   */
+  async #publish(outgoing: Outgoing[]): Promise<Map<Effect, string | undefined>> {
+    const published = new Map<Effect, string | undefined>();
+    const sent = (o: Outgoing) => {
+      if (o.outcome) published.set(o.outcome, String(o.record.value));
+    };
+    try {
+      await this.#retry("publish", () => this.#o.producer.send(outgoing.map((o) => o.record)), 3);
+      for (const o of outgoing) sent(o);
+      return published;
+    } catch (err) {
+      if (this.#stopping) throw err;
+    }
+    for (const o of outgoing) {
+      try {
+        await this.#retry("publish", () => this.#o.producer.send([o.record]), 3);
+        sent(o);
+      } catch (err) {
+        const refusal = refusalOf(err);
+        if (this.#stopping) throw err;
+        if (refusal === undefined) {
+          await this.#retry("publish", () => this.#o.producer.send([o.record]));
+          sent(o);
+          continue;
+        }
+        const message = `Kafka refused the ${o.outcome ? "reply" : "record"} for ${o.record.topic}: ${refusal}`;
+        const requestId = o.outcome?.kind === "outcome" ? o.outcome.outcome.request.request_id : undefined;
+        const dead = this.#deadLetter(o.source, PUBLISH_REFUSED, message, requestId);
+        await this.#retry("publish", () => this.#o.producer.send([dead]), 3).catch((deadErr: unknown) => {
+          // Nowhere left to put it: say so loudly; the request itself is stored (or was refused before).
+          this.#o.onError("publish", deadErr);
+        });
+        this.#auditDeadLetter(requestId, PUBLISH_REFUSED, message);
+      }
+    }
+    return published;
+  }
+
+  #deadLetter(
+    source: InRecord,
+    code: DeadLetterCode,
+    message: string,
+    requestId: string | undefined,
+  ): OutRecord {
+    const record = deadLetterRecord(
+      source,
+      requestId === undefined ? { code, message } : { code, message, requestId },
+      this.#o.deadLetterTopic,
+      new Date(),
+    );
+    return record.value.length > MAX_DEAD_LETTER_VALUE ? { ...record, value: Buffer.alloc(0) } : record;
+  }
+
+  #auditDeadLetter(requestId: string | undefined, code: DeadLetterCode, message: string): void {
+    this.#o.store.audit.append({
+      event: "dead_lettered",
+      ...(requestId !== undefined && { requestId }),
+      errorCode: code,
+      detail: { message: message.slice(0, 500) },
+      at: new Date(),
+    });
+  }
+
+  /**
+   * Postgres or Kafka being down is not the request's fault: keep trying (with backoff) until shutdown, or for
+   * `attempts` tries when the caller has a plan B. A permanent database refusal is never retried.
+   */
+  async #retry<T>(
+    operation: "store" | "publish",
+    fn: () => Promise<T>,
+    attempts = Number.POSITIVE_INFINITY,
+  ): Promise<T> {
     let delay = 100;
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       try {
         return await fn();
       } catch (err) {
         this.#o.onError(operation, err);
-        if (this.#stopping || isPermanent(err)) throw err;
+        if (this.#stopping || isPermanent(err) || attempt >= attempts) throw err;
         await this.#o.sleep(delay);
         delay = Math.min(delay * 2, 5000);
       }

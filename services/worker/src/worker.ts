@@ -205,7 +205,7 @@ export async function startWorker(
   let stopping = false;
 
   const checkBackpressure = () => {
-    const load = scheduler.size() + intakeQueued;
+    const load = scheduler.size() + intakeQueued + effects.pending();
     metrics.inFlight.set(scheduler.size());
     if (load >= config.worker.maxInFlight) setPaused("backpressure", true);
     else if (load <= config.worker.maxInFlight * 0.8) setPaused("backpressure", false);
@@ -230,9 +230,10 @@ export async function startWorker(
         replyTopic: config.topics.replies,
         withStoreRetry,
       });
-      await effects.push(effect);
+      const published = await effects.push(effect);
       completed = true;
-      recent.set(id, effect.outcome.reply);
+      // Remember what actually went out (the stored reply), so a later duplicate gets the very same one.
+      if (published !== undefined) recent.set(id, JSON.parse(published) as ChatReply);
       recordOutcome(metrics, job, effect.outcome.reply, effect.outcome.apiMs, estimatedPromptTokens);
       log.info(
         {
@@ -272,7 +273,11 @@ export async function startWorker(
   };
 
   const intakeDeps = {
-    limits: { maxBytes: config.worker.maxRequestBytes, allowedModels: config.openai.allowedModels },
+    limits: {
+      maxBytes: config.worker.maxRequestBytes,
+      allowedModels: config.openai.allowedModels,
+      allowedReplyTopics: config.topics.allowedReplyTopics,
+    },
     defaultModel: config.openai.defaultModel,
     topics: { replies: config.topics.replies, deadLetter: config.topics.deadLetter },
     store,
