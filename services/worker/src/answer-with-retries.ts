@@ -21,18 +21,24 @@ export interface AnswerDeps {
   metrics: ChatqMetrics;
   policy: RetryPolicy;
   timeoutMs: number;
-  sleep: (ms: number) => Promise<void>;
+  /** Resolves after ms, or early when the signal aborts. */
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   random: () => number;
   now: () => number;
   /** Fires at shutdown: a job that has not reached the API yet stops waiting (and stays uncommitted). */
   shutdown: AbortSignal;
+  /** False once this job's partition belongs to another member after a rebalance: its new owner will answer it. */
+  stillOurs: (job: Job) => boolean;
 }
 
 const MAX_ACCOUNT_ROUNDS = 5;
 
-/** The job stopped because the worker is stopping; its offset stays uncommitted and Kafka redelivers it. */
-export class ShutdownAbort extends Error {
-  override readonly name = "ShutdownAbort";
+/**
+ * The job stopped before reaching the API because the worker is stopping or its partition moved to another
+ * member: its offset stays uncommitted and Kafka gives it to whoever owns it next.
+ */
+export class LeftForRedelivery extends Error {
+  override readonly name = "LeftForRedelivery";
 }
 
 export type Answered =
@@ -63,7 +69,7 @@ export async function answerWithRetries(
   let accountRounds = 0;
   for (;;) {
     await deps.gate.whenOpen();
-    if (deps.shutdown.aborted) throw new ShutdownAbort();
+    if (deps.shutdown.aborted || !deps.stillOurs(job)) throw new LeftForRedelivery();
     let permit: Awaited<ReturnType<RateLimiter["acquire"]>>;
     try {
       permit = await deps.limiter.acquire({
@@ -82,8 +88,13 @@ export async function answerWithRetries(
           apiMs,
         };
       }
-      if (deps.shutdown.aborted) throw new ShutdownAbort();
+      if (deps.shutdown.aborted) throw new LeftForRedelivery();
       throw err;
+    }
+    if (!deps.stillOurs(job)) {
+      // Waiting for budget outlasted our ownership: give the tokens back and let the new owner ask.
+      permit.reconcile(0);
+      throw new LeftForRedelivery();
     }
     deps.metrics.ratelimitWait.observe({ model, priority: job.priority }, permit.waitedMs / 1000);
     attempt++;
@@ -144,7 +155,7 @@ export async function answerWithRetries(
       }
       deps.metrics.openaiAttempts.inc({ model, outcome: "retry" });
       deps.metrics.retries.inc({ reason: decision.reason });
-      await deps.sleep(decision.delayMs);
+      await deps.sleep(decision.delayMs, deps.shutdown);
     }
   }
 }

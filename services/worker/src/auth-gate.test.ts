@@ -25,3 +25,19 @@ it("closes on an auth error, probes with backoff, and reopens when the key works
   expect(sleeps).toEqual([1000, 2000, 3000]);
   expect(changes).toEqual([false, true]);
 });
+
+it("stop releases waiters at once, without waiting for the probe's backoff", async () => {
+  const gate = new AuthGate({
+    probe: async () => {
+      throw new LlmError("auth", "bad key");
+    },
+    maxIntervalMs: 30_000,
+    sleep: () => new Promise(() => {}), // a probe interval that never ends
+    onChange: () => {},
+  });
+  gate.trip(new LlmError("auth", "bad key"));
+  const waiting = gate.whenOpen();
+  gate.stop();
+  await waiting;
+  expect(gate.isOpen()).toBe(true);
+});

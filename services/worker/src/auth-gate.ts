@@ -17,6 +17,7 @@ export interface AuthGateOptions {
 export class AuthGate {
   readonly #opts: AuthGateOptions;
   #closed: Promise<void> | undefined;
+  #release: () => void = () => {};
   #stopped = false;
 
   constructor(opts: AuthGateOptions) {
@@ -35,15 +36,19 @@ export class AuthGate {
   trip(error: LlmError): void {
     if (this.#closed || this.#stopped) return;
     this.#opts.onChange(false, error);
-    this.#closed = this.#probeUntilOpen().then(() => {
+    const released = new Promise<void>((resolve) => {
+      this.#release = resolve;
+    });
+    this.#closed = Promise.race([this.#probeUntilOpen(), released]).then(() => {
       this.#closed = undefined;
       if (!this.#stopped) this.#opts.onChange(true);
     });
   }
 
-  /** On shutdown: waiters are released so they can finish (their work stays uncommitted and is redone later). */
+  /** On shutdown: waiters are released at once (their work stays uncommitted and is redone later). */
   stop(): void {
     this.#stopped = true;
+    this.#release();
   }
 
   async #probeUntilOpen(): Promise<void> {

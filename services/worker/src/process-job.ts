@@ -8,7 +8,12 @@ import {
   PROMPT_OVERHEAD_TOKENS,
 } from "@chatq/llm";
 import { type Outcome, type Store, StoreError } from "@chatq/store";
-import { type AnswerDeps, type Answered, answerWithRetries, ShutdownAbort } from "./answer-with-retries.ts";
+import {
+  type AnswerDeps,
+  type Answered,
+  answerWithRetries,
+  LeftForRedelivery,
+} from "./answer-with-retries.ts";
 import { completedReply, failedReply } from "./build-reply.ts";
 import type { Effect } from "./effects.ts";
 import { fitContext } from "./fit-context.ts";
@@ -145,7 +150,7 @@ async function answerOrFail(
   try {
     return await answerWithRetries(job, messages, weight, deps);
   } catch (err) {
-    if (err instanceof ShutdownAbort || deps.shutdown.aborted) throw err;
+    if (err instanceof LeftForRedelivery || deps.shutdown.aborted) throw err;
     return failure(classifyError(err));
   }
 }

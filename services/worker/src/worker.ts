@@ -1,3 +1,5 @@
+import { setMaxListeners } from "node:events";
+import { setTimeout as delay } from "node:timers/promises";
 import type { ChatReply } from "@chatq/contracts";
 import {
   type BatchConsumer,
@@ -43,7 +45,8 @@ export interface RunningWorker {
   metricsPort: number;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const sleep = (ms: number, signal?: AbortSignal) =>
+  delay(ms, undefined, signal ? { signal } : {}).catch(() => undefined) as Promise<void>;
 const now = () => performance.now();
 
 /** Builds the parts in dependency order, starts them, and returns how to stop them in the reverse order. */
@@ -183,9 +186,14 @@ export async function startWorker(
     }
   };
 
+  // Partitions this member owns now; work of others (fetched before a rebalance) is left to their new owner.
+  let owned = new Set<number>();
   const shutdown = new AbortController();
+  // Every job waiting for budget or a backoff listens to it: hundreds of listeners are expected, not a leak.
+  setMaxListeners(0, shutdown.signal);
   const answerDeps: AnswerDeps = {
     shutdown: shutdown.signal,
+    stillOurs: (job) => owned.has(job.source.partition),
     client,
     limiter,
     gate,
@@ -199,8 +207,6 @@ export async function startWorker(
   };
   const recent = new RecentReplies(10_000);
   const inFlight = new InFlightRequests();
-  // Partitions this member owns now; work of others (fetched before a rebalance) is left to their new owner.
-  let owned = new Set<number>();
   let intakeQueued = 0;
   let stopping = false;
 
@@ -249,8 +255,8 @@ export async function startWorker(
         "request finished",
       );
     } catch (err) {
-      // Only a shutdown gets here (the job had not reached the API, or its effects could not be written):
-      // the offset stays uncommitted and Kafka redelivers it to the next worker.
+      // Only a stop or a rebalance gets here (the job had not reached the API, or its effects could not be
+      // written while stopping): the offset stays uncommitted and Kafka gives it to the next owner.
       log.info({ request_id: id, reason: (err as Error).name }, "request left for redelivery");
     } finally {
       inFlight.settle(id, completed);
@@ -410,22 +416,25 @@ export async function startWorker(
       shutdown.abort();
       gate.stop();
       log.info({ in_flight: scheduler.size() }, "stopping: finishing in-flight work");
-      await Promise.race([intakeChain, sleep(Math.max(0, deadline - now()))]);
-      const drained = await waitFor(() => scheduler.size() === 0, deadline - now());
-      if (!drained)
+      const left = () => Math.max(0, deadline - now());
+      await within(intakeChain, left());
+      const drained = await waitFor(() => scheduler.size() === 0, left());
+      if (!drained) {
         log.warn(
           { left: scheduler.size() },
           "shutdown deadline reached; unfinished work will be redelivered",
         );
-      gate.stop();
-      await Promise.race([effects.drain(), sleep(Math.max(0, deadline - now()))]).catch(() => undefined);
-      await committer?.flush();
+      }
+      // What finished is written and committed, each step bounded: a dead Redis or broker must not hold the
+      // process past its deadline (the supervisor would SIGKILL it, and the audit buffer would be lost).
+      await within(effects.drain(), Math.max(left(), 2000));
+      await within(committer?.flush(), 5000);
       clearInterval(depthTimer);
-      await lag.stop();
-      await consumer?.disconnect().catch(() => undefined);
-      await producer.disconnect().catch(() => undefined);
-      await limiter.close().catch(() => undefined);
-      await store.close().catch(() => undefined);
+      await within(lag.stop(), 2000);
+      await within(consumer?.disconnect(), 5000);
+      await within(producer.disconnect(), 5000);
+      await within(store.close(), 5000);
+      await within(limiter.close(), 2000);
       await telemetry.close();
       log.info({ committed_through: "last finished offset" }, "stopped");
     },
@@ -464,6 +473,18 @@ function recordOutcome(
   const e2eMs = Math.max(0, Date.now() - job.originMs);
   metrics.endToEndLatency.observe({ priority: job.priority }, e2eMs / 1000);
   metrics.addedLatency.observe({ priority: job.priority }, Math.max(0, e2eMs - apiMs) / 1000);
+}
+
+/** Waits for the work, but no longer than ms; its failure is not the shutdown's (it was logged where it happened). */
+async function within(work: Promise<unknown> | undefined, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    (work ?? Promise.resolve()).catch(() => undefined),
+    new Promise<void>((r) => {
+      timer = setTimeout(r, ms);
+    }),
+  ]);
+  clearTimeout(timer);
 }
 
 async function waitFor(cond: () => boolean, timeoutMs = Number.POSITIVE_INFINITY): Promise<boolean> {
