@@ -47,6 +47,7 @@ export async function createRateLimiter(opts: RateLimiterOptions): Promise<RateL
         url: opts.redis.url,
         ...(opts.redis.keyPrefix !== undefined && { keyPrefix: opts.redis.keyPrefix }),
         ...(opts.clock !== undefined && { clock: opts.clock }),
+        ...(opts.onError !== undefined && { onError: opts.onError }),
       })
     : new LocalBudgetStore(clock);
   return new QueuedRateLimiter(store, {

@@ -205,8 +205,7 @@ describe("RateLimiter (local mode) under any arrival pattern", () => {
               // Same priority: first come, first served. Interactive waiting: no later batch goes first.
               if (a.interactive === b.interactive && a.i < b.i) expect(a.at).toBeLessThanOrEqual(b.at);
               // (Queued before it, not merely in the same millisecond: a batch already served may be first.)
-              if (a.interactive && !b.interactive && a.i < b.i)
-                expect(a.at).toBeLessThanOrEqual(b.at);
+              if (a.interactive && !b.interactive && a.i < b.i) expect(a.at).toBeLessThanOrEqual(b.at);
             }
           }
           await rl.close();

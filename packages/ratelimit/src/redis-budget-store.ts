@@ -18,6 +18,8 @@ export interface RedisBudgetStoreOptions {
   clock?: () => number;
   /** Identifies this replica in the shared reservation; random by default. */
   owner?: string;
+  /** Connection errors (Redis down, reconnecting). */
+  onError?: (err: unknown) => void;
 }
 
 /** The shared budget: every operation is one atomic call of token-bucket-budget.lua on one key per model. */
@@ -38,6 +40,9 @@ export class RedisBudgetStore implements BudgetStore {
     // Commands wait through a reconnect instead of failing after 20 tries: the limiter keeps its
     // waiters queued and retries, and close() ends it all.
     const redis = new Redis(opts.url, { lazyConnect: true, maxRetriesPerRequest: null });
+    // Without a listener ioredis prints "Unhandled error event" on every failed reconnect; the caller's onError
+    // hears about failing budget calls already, so connection errors only go there too.
+    redis.on("error", (err: unknown) => opts.onError?.(err));
     await redis.connect();
     return new RedisBudgetStore(redis, opts);
   }
