@@ -31,23 +31,38 @@ describe("decodeChatRequest", () => {
   });
 
   it.each([
-    ["a NUL in content", { ...good, messages: [{ role: "user", content: "a\u0000b" }] }, "messages.0.content"],
+    [
+      "a NUL in content",
+      { ...good, messages: [{ role: "user", content: "a\u0000b" }] },
+      "messages.0.content",
+    ],
     ["a lone surrogate in an id", { ...good, conversation_id: "c\ud800" }, "conversation_id"],
     ["a NUL in a metadata key", { ...good, metadata: { "\u0000": 1 } }, "metadata."],
   ])("refuses %s: it could never be stored", (_, value, path) => {
     const d = decodeChatRequest(bytes(value), limits);
-    expect(d).toMatchObject({ ok: false, rejection: { code: "schema", message: expect.stringContaining(path) } });
+    expect(d).toMatchObject({
+      ok: false,
+      rejection: { code: "schema", message: expect.stringContaining(path) },
+    });
   });
 
   it("accepts emoji and other text made of surrogate pairs", () => {
-    expect(decodeChatRequest(bytes({ ...good, messages: [{ role: "user", content: "hi 😀 𝄞" }] }), limits).ok).toBe(true);
+    expect(
+      decodeChatRequest(bytes({ ...good, messages: [{ role: "user", content: "hi 😀 𝄞" }] }), limits).ok,
+    ).toBe(true);
   });
 
   it("refuses a reply_topic chatq may not write to", () => {
     const allowedReplyTopics = new Set(["chat.replies"]);
-    const d = decodeChatRequest(bytes({ ...good, reply_topic: "someone.elses" }), { ...limits, allowedReplyTopics });
+    const d = decodeChatRequest(bytes({ ...good, reply_topic: "someone.elses" }), {
+      ...limits,
+      allowedReplyTopics,
+    });
     expect(d).toMatchObject({ ok: false, rejection: { code: "bad_reply_topic", requestId: "r-1" } });
-    expect(decodeChatRequest(bytes({ ...good, reply_topic: "chat.replies" }), { ...limits, allowedReplyTopics }).ok).toBe(true);
+    expect(
+      decodeChatRequest(bytes({ ...good, reply_topic: "chat.replies" }), { ...limits, allowedReplyTopics })
+        .ok,
+    ).toBe(true);
   });
 
   it("keeps a usable request_id from a bad message so its producer can be told", () => {

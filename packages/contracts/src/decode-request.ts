@@ -89,16 +89,17 @@ function reject(code: RejectCode, message: string, requestId?: string): Decoded 
   return { ok: false, rejection: requestId === undefined ? { code, message } : { code, message, requestId } };
 }
 
-// NUL, or a UTF-16 surrogate without its partner (valid JSON escapes like "\ud800", but not text).
-const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+// A UTF-16 surrogate without its partner (a valid JSON escape like "\ud800", but not text).
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const unstorable = (text: string) => text.includes("\0") || LONE_SURROGATE.test(text);
 
 /** The path of the first string or key anywhere in the value that cannot be stored as text, if any. */
 function unstorableTextAt(value: unknown, path = "(root)"): string | undefined {
-  if (typeof value === "string") return UNSTORABLE.test(value) ? path : undefined;
+  if (typeof value === "string") return unstorable(value) ? path : undefined;
   if (typeof value !== "object" || value === null) return undefined;
   for (const [key, child] of Object.entries(value)) {
     const at = path === "(root)" ? key : `${path}.${key}`;
-    if (UNSTORABLE.test(key)) return at;
+    if (unstorable(key)) return at;
     const found = unstorableTextAt(child, at);
     if (found !== undefined) return found;
   }
