@@ -1,6 +1,7 @@
+// One reading of the API's wait headers for the whole project: the limiter's, tested there.
+import { parseRetryAfter } from "@chatq/ratelimit";
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai";
 import { LlmError, type LlmErrorCode } from "./llm-error.ts";
-import { parseRetryAfter } from "./retry-after.ts";
 
 /** Maps whatever the SDK threw to an LlmError. Pure: status, body code and class decide, never the message. */
 export function classifyError(err: unknown): LlmError {
@@ -17,7 +18,7 @@ export function classifyError(err: unknown): LlmError {
     const code = codeForStatus(err.status, err.code ?? undefined);
     return new LlmError(code, err.message, {
       status: err.status,
-      retryAfterMs: parseRetryAfter(headers),
+      retryAfterMs: headers ? parseRetryAfter(headers) : undefined,
       headers,
       cause: err,
     });

@@ -16,5 +16,4 @@ export {
 } from "./estimate-tokens.ts";
 export { LLM_ERROR_CODES, LlmError, type LlmErrorCode } from "./llm-error.ts";
 export { costUsd, knownModels, type ModelInfo, modelInfo } from "./model-catalog.ts";
-export { parseRetryAfter } from "./retry-after.ts";
 export { DEFAULT_RETRY_POLICY, decideRetry, type RetryDecision, type RetryPolicy } from "./retry-policy.ts";
