@@ -1,7 +1,8 @@
 import type { DeadLetterCode } from "@chatq/contracts";
 import { type InRecord, type OutRecord, type RecordProducer, refusalOf } from "@chatq/kafka";
-import { type AuditEvent, type Outcome, type RejectedMessage, type Store, StoreError } from "@chatq/store";
+import type { AuditEvent, Outcome, RejectedMessage, Store } from "@chatq/store";
 import { deadLetterRecord } from "./dead-letter.ts";
+import { isPermanentStoreError, retryThroughOutage } from "./retry-through-outage.ts";
 
 const STORE_REFUSED: DeadLetterCode = "store_refused";
 const PUBLISH_REFUSED: DeadLetterCode = "publish_refused";
@@ -145,7 +146,7 @@ export class Effects {
       );
       return await this.#repliesToPublish(outcomes, inserted);
     } catch (err) {
-      if (!isPermanent(err)) throw err;
+      if (!isPermanentStoreError(err)) throw err;
     }
     const out: Outgoing[] = [];
     for (const e of outcomes) {
@@ -153,7 +154,7 @@ export class Effects {
         const { inserted } = await this.#retry("store", () => this.#o.store.complete([e.outcome]));
         out.push(...(await this.#repliesToPublish([e], inserted)));
       } catch (err) {
-        if (!isPermanent(err)) throw err;
+        if (!isPermanentStoreError(err)) throw err;
         const requestId = e.outcome.request.request_id;
         const message = `the database refused the outcome: ${(err as Error).message}`;
         out.push({ record: this.#deadLetter(e.source, STORE_REFUSED, message, requestId), source: e.source });
@@ -252,30 +253,13 @@ export class Effects {
     });
   }
 
-  /**
-   * Postgres or Kafka being down is not the request's fault: keep trying (with backoff) until shutdown, or for
-   * `attempts` tries when the caller has a plan B. A permanent database refusal is never retried.
-   */
-  async #retry<T>(
-    operation: "store" | "publish",
-    fn: () => Promise<T>,
-    attempts = Number.POSITIVE_INFINITY,
-  ): Promise<T> {
-    let delay = 100;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn();
-      } catch (err) {
-        this.#o.onError(operation, err);
-        if (this.#stopping || isPermanent(err) || attempt >= attempts) throw err;
-        await this.#o.sleep(delay);
-        delay = Math.min(delay * 2, 5000);
-      }
-    }
+  /** Outages are retried until shutdown, or for `attempts` tries when the caller has a plan B; refusals never. */
+  #retry<T>(operation: "store" | "publish", fn: () => Promise<T>, attempts?: number): Promise<T> {
+    return retryThroughOutage(fn, {
+      onError: (err) => this.#o.onError(operation, err),
+      giveUp: (err) => this.#stopping || isPermanentStoreError(err),
+      sleep: this.#o.sleep,
+      ...(attempts !== undefined && { attempts }),
+    });
   }
-}
-
-/** A database error that retrying cannot fix (an outage, by contrast, is retried until it ends). */
-function isPermanent(err: unknown): boolean {
-  return err instanceof StoreError && !err.retryable;
 }

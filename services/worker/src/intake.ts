@@ -6,12 +6,12 @@ import {
   type RejectedMessage,
   rejectedReply,
   type Store,
-  StoreError,
 } from "@chatq/store";
 import type { ChatqMetrics } from "@chatq/telemetry";
 import { deadLetterRecord } from "./dead-letter.ts";
 import type { Effect } from "./effects.ts";
 import { type Job, replyTopicOf } from "./job.ts";
+import { isPermanentStoreError } from "./retry-through-outage.ts";
 
 export interface IntakeDeps {
   limits: DecodeLimits;
@@ -90,7 +90,7 @@ async function admitOrIsolate(jobs: Job[], deps: IntakeDeps): Promise<Map<string
   try {
     return await deps.withStoreRetry(() => deps.store.admit(jobs.map(toReceived)));
   } catch (err) {
-    if (!(err instanceof StoreError) || err.retryable) throw err;
+    if (!isPermanentStoreError(err)) throw err;
   }
   const admissions = new Map<string, Admission>();
   for (const job of jobs) {
@@ -98,7 +98,7 @@ async function admitOrIsolate(jobs: Job[], deps: IntakeDeps): Promise<Map<string
       const one = await deps.withStoreRetry(() => deps.store.admit([toReceived(job)]));
       for (const [id, a] of one) admissions.set(id, a);
     } catch (err) {
-      if (!(err instanceof StoreError) || err.retryable) throw err;
+      if (!isPermanentStoreError(err)) throw err;
       // No request_id on the rejection: the database cannot hold this request, so no row is written for it.
       deps.pushEffect(
         rejectionEffect(

@@ -7,7 +7,7 @@ import {
   modelInfo,
   PROMPT_OVERHEAD_TOKENS,
 } from "@chatq/llm";
-import { type Outcome, type Store, StoreError } from "@chatq/store";
+import type { Outcome, Store } from "@chatq/store";
 import {
   type AnswerDeps,
   type Answered,
@@ -18,6 +18,7 @@ import { completedReply, failedReply } from "./build-reply.ts";
 import type { Effect } from "./effects.ts";
 import { fitContext } from "./fit-context.ts";
 import { type Job, replyTopicOf } from "./job.ts";
+import { isPermanentStoreError } from "./retry-through-outage.ts";
 
 export interface ProcessDeps {
   store: Pick<Store, "loadHistory">;
@@ -104,7 +105,7 @@ async function answer(job: Job, deps: ProcessDeps): Promise<{ answered: Answered
       );
     } catch (err) {
       // An outage is retried inside withStoreRetry; what escapes is a refusal (or a shutdown, which goes on up).
-      if (!(err instanceof StoreError) || err.retryable || deps.answer.shutdown.aborted) throw err;
+      if (!isPermanentStoreError(err) || deps.answer.shutdown.aborted) throw err;
       return {
         answered: failure(
           new LlmError("unknown", `the conversation's history cannot be read: ${err.message}`),

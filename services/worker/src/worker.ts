@@ -13,7 +13,7 @@ import {
 } from "@chatq/kafka";
 import { createChatClient } from "@chatq/llm";
 import { createRateLimiter, type RateLimiter } from "@chatq/ratelimit";
-import { createStore, migrate, type Store, StoreError } from "@chatq/store";
+import { createStore, migrate, type Store } from "@chatq/store";
 import {
   type ChatqMetrics,
   type Logger,
@@ -36,6 +36,7 @@ import { startLagMonitor } from "./lag-monitor.ts";
 import { OffsetTracker } from "./offset-tracker.ts";
 import { processJob } from "./process-job.ts";
 import { RecentReplies } from "./recent-replies.ts";
+import { isPermanentStoreError, retryThroughOutage } from "./retry-through-outage.ts";
 
 export interface RunningWorker {
   /** Stops fetching, finishes in-flight work within the deadline, commits, disconnects. */
@@ -172,19 +173,16 @@ export async function startWorker(
     },
     sleep,
   });
-  const withStoreRetry = async <T>(fn: () => Promise<T>): Promise<T> => {
-    for (let delay = 100; ; delay = Math.min(delay * 2, 5000)) {
-      try {
-        return await fn();
-      } catch (err) {
+  // An outage is waited out; a refusal (bad data, a bug) would be refused forever: the caller decides.
+  const withStoreRetry = <T>(fn: () => Promise<T>): Promise<T> =>
+    retryThroughOutage(fn, {
+      onError: (err) => {
         metrics.postgresErrors.inc({ operation: "read" });
-        // An outage is waited out; a refusal (bad data, a bug) would be refused forever: the caller decides.
-        if (stopping || (err instanceof StoreError && !err.retryable)) throw err;
-        log.warn({ err }, "postgres read failed; retrying");
-        await sleep(delay);
-      }
-    }
-  };
+        log.warn({ err }, "postgres read failed");
+      },
+      giveUp: (err) => stopping || isPermanentStoreError(err),
+      sleep,
+    });
 
   // Partitions this member owns now; work of others (fetched before a rebalance) is left to their new owner.
   let owned = new Set<number>();
