@@ -14,14 +14,21 @@ export const ChatParamsSchema = z
   .object({
     temperature: z.number().min(0).max(2),
     top_p: z.number().min(0).max(1),
+    /** Answer limit for classic models; chatq sends it as max_completion_tokens to reasoning models. */
     max_tokens: z.int().min(1),
+    /** The newer name of the same limit (required by o-series and gpt-5); sent as max_tokens to older models. */
+    max_completion_tokens: z.int().min(1),
     stop: z.union([z.string(), z.array(z.string()).max(4)]),
     seed: z.int(),
     response_format: z.object({ type: z.enum(["text", "json_object"]) }),
   })
   .partial()
   // Params go to the API as they are: an unknown one is a producer's mistake, not something to drop silently.
-  .strict();
+  .strict()
+  .refine((p) => p.max_tokens === undefined || p.max_completion_tokens === undefined, {
+    error: "set max_tokens or max_completion_tokens, not both (they are one limit)",
+    path: ["max_completion_tokens"],
+  });
 
 export const PrioritySchema = z.enum(["interactive", "batch"]);
 

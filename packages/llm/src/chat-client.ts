@@ -3,6 +3,7 @@ import OpenAI from "openai";
 import type { ChatCompletionCreateParamsNonStreaming } from "openai/resources/chat/completions";
 import { classifyError } from "./classify-error.ts";
 import { LlmError } from "./llm-error.ts";
+import { outputLimitParam } from "./model-catalog.ts";
 
 export interface ChatClientOptions {
   apiKey: string;
@@ -40,10 +41,17 @@ export interface ChatClient {
 
 type ApiParams = Omit<ChatCompletionCreateParamsNonStreaming, "model" | "messages">;
 
-/** The request's params with unset ones left out (the SDK's types say null, never undefined). */
-function definedParams(params: ChatParams | undefined): ApiParams {
+/**
+ * The request's params as this model takes them: unset ones left out (the SDK's types say null, never undefined),
+ * and the answer limit under the name the model accepts (reasoning models refuse max_tokens, some
+ * OpenAI-compatible servers know only max_tokens).
+ */
+export function apiParams(model: string, params: ChatParams | undefined): ApiParams {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(params ?? {})) if (v !== undefined) out[k] = v;
+  const { max_tokens, max_completion_tokens, ...rest } = params ?? {};
+  for (const [k, v] of Object.entries(rest)) if (v !== undefined) out[k] = v;
+  const limit = max_completion_tokens ?? max_tokens;
+  if (limit !== undefined) out[outputLimitParam(model)] = limit;
   return out as ApiParams;
 }
 
@@ -65,7 +73,12 @@ export function createChatClient(
       try {
         const { data, response } = await sdk.chat.completions
           .create(
-            { model: call.model, messages: [...call.messages], ...definedParams(call.params), stream: false },
+            {
+              model: call.model,
+              messages: [...call.messages],
+              ...apiParams(call.model, call.params),
+              stream: false,
+            },
             {
               timeout: call.timeoutMs,
               maxRetries: 0,
