@@ -41,3 +41,29 @@ describe("classifyError", () => {
     });
   });
 });
+
+describe("who is at fault (scope) and whether to retry (retryable)", () => {
+  it.each([
+    [401, "invalid_api_key", "account"],
+    [403, undefined, "account"],
+    [429, "insufficient_quota", "account"],
+    [500, undefined, "service"],
+    [503, undefined, "service"],
+    [429, "rate_limit_exceeded", "request"],
+    [400, undefined, "request"],
+    [403, "model_not_found", "request"],
+  ] as const)("status %i (%s) is the %s's condition", (status, code, scope) => {
+    expect(
+      classifyError(APIError.generate(status, { error: { code } }, undefined, new Headers())),
+    ).toMatchObject({
+      scope,
+    });
+  });
+
+  it("x-should-retry from the server wins over the status", () => {
+    const no = APIError.generate(503, { error: {} }, undefined, new Headers({ "x-should-retry": "false" }));
+    const yes = APIError.generate(400, { error: {} }, undefined, new Headers({ "x-should-retry": "true" }));
+    expect(classifyError(no)).toMatchObject({ code: "server_error", retryable: false });
+    expect(classifyError(yes)).toMatchObject({ code: "bad_request", retryable: true });
+  });
+});

@@ -3,7 +3,7 @@ import { parseRetryAfter } from "@chatq/ratelimit";
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from "openai";
 import { LlmError, type LlmErrorCode } from "./llm-error.ts";
 
-/** Maps whatever the SDK threw to an LlmError. Pure: status, body code and class decide, never the message. */
+/** Maps whatever the SDK threw to an LlmError. Pure: status, body code, headers and class decide, never the message. */
 export function classifyError(err: unknown): LlmError {
   if (err instanceof LlmError) return err;
   if (err instanceof APIConnectionTimeoutError)
@@ -20,10 +20,17 @@ export function classifyError(err: unknown): LlmError {
       status: err.status,
       retryAfterMs: headers ? parseRetryAfter(headers) : undefined,
       headers,
+      shouldRetry: shouldRetryHeader(headers),
       cause: err,
     });
   }
   return new LlmError("unknown", err instanceof Error ? err.message : String(err), { cause: err });
+}
+
+/** `x-should-retry: true|false`: the server says whether retrying can help; anything else says nothing. */
+export function shouldRetryHeader(headers: Headers | undefined): boolean | undefined {
+  const v = headers?.get("x-should-retry")?.trim().toLowerCase();
+  return v === "true" ? true : v === "false" ? false : undefined;
 }
 
 export function codeForStatus(status: number | undefined, bodyCode?: string): LlmErrorCode {

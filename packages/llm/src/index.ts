@@ -1,11 +1,12 @@
 export {
+  apiParams,
   type ChatAnswer,
   type ChatCall,
   type ChatClient,
   type ChatClientOptions,
   createChatClient,
 } from "./chat-client.ts";
-export { classifyError, codeForStatus } from "./classify-error.ts";
+export { classifyError, codeForStatus, shouldRetryHeader } from "./classify-error.ts";
 export {
   countMessageTokens,
   countPromptTokens,
@@ -14,6 +15,19 @@ export {
   PROMPT_OVERHEAD_TOKENS,
   type PromptMessage,
 } from "./estimate-tokens.ts";
-export { LLM_ERROR_CODES, LlmError, type LlmErrorCode } from "./llm-error.ts";
-export { costUsd, knownModels, type ModelInfo, modelInfo } from "./model-catalog.ts";
-export { DEFAULT_RETRY_POLICY, decideRetry, type RetryDecision, type RetryPolicy } from "./retry-policy.ts";
+export { type ErrorScope, LLM_ERROR_CODES, LlmError, type LlmErrorCode } from "./llm-error.ts";
+export {
+  costUsd,
+  knownModels,
+  type ModelInfo,
+  modelInfo,
+  outputBudget,
+  outputLimitParam,
+} from "./model-catalog.ts";
+export {
+  DEFAULT_RETRY_POLICY,
+  decideRetry,
+  type RetryDecision,
+  type RetryPolicy,
+  type RetryState,
+} from "./retry-policy.ts";

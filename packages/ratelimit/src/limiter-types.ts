@@ -45,6 +45,11 @@ export interface Permit {
    * while the grant is still inside the window; a no-op after.
    */
   reconcile(actualTokens: number): void;
+  /**
+   * The grant will not be used (its job's partition moved, the worker is stopping): give back the request and
+   * every token, so another waiter, here or on another replica, gets them now. Idempotent; nothing after it.
+   */
+  release(): void;
 }
 
 /** Parsed from x-ratelimit-* headers of any answer (200 or 429). */

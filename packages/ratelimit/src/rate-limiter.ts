@@ -364,11 +364,17 @@ export class QueuedRateLimiter implements RateLimiter {
 
   private permit(lane: Lane, w: Waiter, now: number): Permit {
     let charged = w.item.tokens;
+    let released = false;
     return {
       waitedMs: Math.max(0, now - w.enqueuedAt),
       tokens: w.item.tokens,
+      release: () => {
+        if (released || this.closed) return;
+        released = true;
+        this.release(lane, charged);
+      },
       reconcile: (actualTokens: number) => {
-        if (this.closed || !Number.isFinite(actualTokens) || actualTokens < 0) return;
+        if (released || this.closed || !Number.isFinite(actualTokens) || actualTokens < 0) return;
         const actual = Math.ceil(actualTokens);
         if (actual === charged) return;
         const back = charged - actual;

@@ -3,6 +3,8 @@ export type { StatusClass } from "./label-values.ts";
 export {
   ATTEMPT_OUTCOMES,
   type AttemptOutcome,
+  CIRCUIT_STATES,
+  type CircuitStateLabel,
   ERROR_CLASSES,
   type ErrorClass,
   LIMIT_KINDS,
@@ -19,8 +21,10 @@ export {
   type CreateMetricsOptions,
   createMetrics,
   KAFKA_OPERATIONS,
+  type KafkaOperation,
   METRIC_NAMES,
   POSTGRES_OPERATIONS,
+  type PostgresOperation,
   primeSeries,
 } from "./metrics.ts";
 export type { CheckResult, ReadinessCheck, ReadinessReport } from "./readiness.ts";

@@ -11,11 +11,14 @@ export const ERROR_CLASSES = API_ERROR_CODES;
 export type ErrorClass = (typeof ERROR_CLASSES)[number];
 
 /** Why consumption is paused (chatq_consumption_paused{reason}). */
-export const PAUSE_REASONS = ["backpressure", "ratelimit", "auth", "shutdown"] as const;
+export const PAUSE_REASONS = ["backpressure", "ratelimit", "auth", "api_outage", "shutdown"] as const;
 export type PauseReason = (typeof PAUSE_REASONS)[number];
 
-/** chatq_openai_attempts_total{outcome}: success, retry (failed, retried), fail (failed, final). */
-export const ATTEMPT_OUTCOMES = ["success", "retry", "fail"] as const;
+/**
+ * chatq_openai_attempts_total{outcome}: success; retry (failed, retried, charged to the request); fail (failed,
+ * final); requeued (failed for the account's or the whole API's reason: back behind the gate, not charged).
+ */
+export const ATTEMPT_OUTCOMES = ["success", "retry", "fail", "requeued"] as const;
 export type AttemptOutcome = (typeof ATTEMPT_OUTCOMES)[number];
 
 /** chatq_tokens_total{kind}. */
@@ -29,3 +32,7 @@ export type LimitKind = (typeof LIMIT_KINDS)[number];
 /** chatq_openai_request_duration_seconds{status_class}. */
 export const STATUS_CLASSES = ["2xx", "4xx", "429", "5xx", "timeout", "connection", "other"] as const;
 export type StatusClass = (typeof STATUS_CLASSES)[number];
+
+/** chatq_circuit_transitions_total{state}. */
+export const CIRCUIT_STATES = ["closed", "open", "half_open"] as const;
+export type CircuitStateLabel = (typeof CIRCUIT_STATES)[number];

@@ -33,6 +33,9 @@ export const METRIC_NAMES = {
   consumptionPaused: "chatq_consumption_paused",
   postgresErrors: "chatq_postgres_errors_total",
   kafkaErrors: "chatq_kafka_errors_total",
+  circuitOpen: "chatq_circuit_open",
+  circuitTransitions: "chatq_circuit_transitions_total",
+  circuitWaiting: "chatq_circuit_waiting",
   buildInfo: "chatq_build_info",
 } as const;
 
@@ -227,6 +230,24 @@ export function createMetrics(opts: CreateMetricsOptions = {}) {
       labelNames: ["operation"] as const,
       registers,
     }),
+    circuitOpen: new Gauge({
+      name: n.circuitOpen,
+      help: "1 while a circuit is open or half-open (circuit: account for the key/quota gate, else the model): calls wait instead of failing.",
+      labelNames: ["circuit"] as const,
+      registers,
+    }),
+    circuitTransitions: new Counter({
+      name: n.circuitTransitions,
+      help: "Circuit state changes (to closed, open or half_open), by circuit.",
+      labelNames: ["circuit", "state"] as const,
+      registers,
+    }),
+    circuitWaiting: new Gauge({
+      name: n.circuitWaiting,
+      help: "Requests waiting behind an open circuit (not charged an attempt; resumed when it closes).",
+      labelNames: ["circuit"] as const,
+      registers,
+    }),
     buildInfo: new Gauge({
       name: n.buildInfo,
       help: "Always 1; labels carry the running chatq version and Node.js version.",
@@ -235,6 +256,7 @@ export function createMetrics(opts: CreateMetricsOptions = {}) {
     }),
   };
 
+  // One series: the version is known when the metrics are made (main passes it), never set a second time.
   metrics.buildInfo.set({ version: opts.version ?? "unknown", node_version: process.version }, 1);
   // A 0 series for every pause reason, so "paused == 1" alerts and panels see 0 rather than nothing.
   for (const reason of PAUSE_REASONS) metrics.consumptionPaused.set({ reason }, 0);
@@ -249,6 +271,8 @@ export function createMetrics(opts: CreateMetricsOptions = {}) {
 /** The operations the worker counts errors for (bounded label values). */
 export const POSTGRES_OPERATIONS = ["read", "write", "background"] as const;
 export const KAFKA_OPERATIONS = ["produce", "commit", "consume", "lag"] as const;
+export type PostgresOperation = (typeof POSTGRES_OPERATIONS)[number];
+export type KafkaOperation = (typeof KAFKA_OPERATIONS)[number];
 
 export function primeSeries(
   metrics: ChatqMetrics,
@@ -270,5 +294,7 @@ export function primeSeries(
     metrics.tokensEstimated.inc({ model }, 0);
     metrics.costUsd.inc({ model }, 0);
     metrics.openaiRateLimited.inc({ model }, 0);
+    metrics.circuitOpen.set({ circuit: model }, 0);
   }
+  metrics.circuitOpen.set({ circuit: "account" }, 0);
 }

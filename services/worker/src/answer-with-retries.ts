@@ -4,34 +4,31 @@ import {
   type ChatClient,
   classifyError,
   decideRetry,
-  LlmError,
+  type LlmError,
+  LlmError as LlmErrorClass,
   type RetryPolicy,
 } from "@chatq/llm";
 import { parseRateLimitHeaders, type RateLimiter, RequestTooLargeError } from "@chatq/ratelimit";
 import type { AuditEvent } from "@chatq/store";
-import { type ChatqMetrics, statusClassOf } from "@chatq/telemetry";
-import type { AuthGate } from "./auth-gate.ts";
+import { statusClassOf } from "@chatq/telemetry";
+import type { ApiGates } from "./api-gates.ts";
+import type { Admission, CircuitBreaker } from "./circuit-breaker.ts";
 import type { Job } from "./job.ts";
+import type { WorkerEvents } from "./worker-events.ts";
 
 export interface AnswerDeps {
   client: ChatClient;
   limiter: RateLimiter;
-  gate: AuthGate;
+  gates: ApiGates;
   audit: (e: AuditEvent) => void;
-  metrics: ChatqMetrics;
+  events: WorkerEvents;
   policy: RetryPolicy;
   timeoutMs: number;
   /** Resolves after ms, or early when the signal aborts. */
   sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   random: () => number;
   now: () => number;
-  /** Fires at shutdown: a job that has not reached the API yet stops waiting (and stays uncommitted). */
-  shutdown: AbortSignal;
-  /** False once this job's partition belongs to another member after a rebalance: its new owner will answer it. */
-  stillOurs: (job: Job) => boolean;
 }
-
-const MAX_ACCOUNT_ROUNDS = 5;
 
 /**
  * The job stopped before reaching the API because the worker is stopping or its partition moved to another
@@ -46,10 +43,11 @@ export type Answered =
   | { ok: false; error: LlmError; attempts: number; apiMs: number };
 
 /**
- * Calls the API for one job until it answers, fails for good, or runs out of attempts. Before every attempt the
- * shared rate limiter grants the request and its tokens; after every answer its headers correct the limiter.
- * An account-wide error (bad key, no quota) is not the request's fault: it waits at the auth gate and tries again
- * without spending an attempt.
+ * Calls the API for one job until it answers, fails for a reason of its own, or its retry deadline passes.
+ * Before every call: the account gate, the model's circuit, then the shared rate limiter. After every answer its
+ * headers correct the limiter. A failure that is the account's (bad key, no quota) or the whole API's (an outage
+ * that opened the model's circuit) puts the job back behind that gate without charging it: it cannot fail because
+ * of a condition of everyone. `attempts` in the result counts every call made.
  */
 export async function answerWithRetries(
   job: Job,
@@ -64,41 +62,56 @@ export async function answerWithRetries(
     ...(request.conversation_id !== undefined && { conversationId: request.conversation_id }),
     ...(request.tenant !== undefined && { tenant: request.tenant }),
   };
-  let attempt = 0;
+  const lease = job.lease;
+  const own = new OwnRetryTime();
+  const modelGate = deps.gates.model(model);
+  let calls = 0;
+  let charged = 0;
   let apiMs = 0;
-  let accountRounds = 0;
   for (;;) {
-    await deps.gate.whenOpen();
-    if (deps.shutdown.aborted || !deps.stillOurs(job)) throw new LeftForRedelivery();
+    const waitStarted = deps.now();
+    const account = await pass(deps.gates.account, lease);
+    const modelAdmission = await pass(modelGate, lease).catch((err: unknown) => {
+      deps.gates.account.abandoned(account);
+      throw err;
+    });
+    const leave = () => {
+      deps.gates.account.abandoned(account);
+      modelGate.abandoned(modelAdmission);
+    };
     let permit: Awaited<ReturnType<RateLimiter["acquire"]>>;
     try {
       permit = await deps.limiter.acquire({
         model,
         tokens: weight.promptTokens + weight.outputBudget,
         priority: job.priority,
-        signal: deps.shutdown,
+        signal: lease,
       });
     } catch (err) {
+      leave();
       if (err instanceof RequestTooLargeError) {
         // No budget can ever hold it: waiting would block its conversation forever.
-        return {
-          ok: false,
-          error: new LlmError("bad_request", err.message, { cause: err }),
-          attempts: attempt,
-          apiMs,
-        };
+        const error = new LlmErrorClass("bad_request", err.message, { cause: err });
+        return { ok: false, error, attempts: calls, apiMs };
       }
-      if (deps.shutdown.aborted) throw new LeftForRedelivery();
+      if (lease.aborted) throw new LeftForRedelivery();
       throw err;
     }
-    if (!deps.stillOurs(job)) {
-      // Waiting for budget outlasted our ownership: give the tokens back and let the new owner ask.
-      permit.reconcile(0);
+    if (lease.aborted) {
+      // The wait for budget outlasted our ownership: the budget goes back and the new owner asks for it.
+      permit.release();
+      leave();
       throw new LeftForRedelivery();
     }
-    deps.metrics.ratelimitWait.observe({ model, priority: job.priority }, permit.waitedMs / 1000);
-    attempt++;
-    deps.audit({ ...ids, event: "attempt_started", attempt, at: new Date() });
+    // Waiting at a gate or for budget is not failing: it does not count against the request's retry deadline.
+    own.exclude(deps.now() - waitStarted);
+    deps.events.emit("budget_waited", {
+      model,
+      priority: job.priority,
+      seconds: permit.waitedMs / 1000,
+    });
+    calls++;
+    deps.audit({ ...ids, event: "attempt_started", attempt: calls, at: new Date() });
     const started = deps.now();
     try {
       const answer = await deps.client.complete({
@@ -110,66 +123,122 @@ export async function answerWithRetries(
       });
       const ms = deps.now() - started;
       apiMs += ms;
-      deps.metrics.openaiRequestDuration.observe({ model, status_class: "2xx" }, ms / 1000);
-      deps.metrics.openaiAttempts.inc({ model, outcome: "success" });
+      deps.gates.account.succeeded(account);
+      modelGate.succeeded(modelAdmission);
+      deps.events.emit("attempt", { model, outcome: "success", statusClass: "2xx", seconds: ms / 1000 });
       observeBudget(deps, model, answer.headers);
       // The API charges TPM at arrival with prompt + answer budget and gives nothing back for a short answer,
       // so only the prompt estimate is corrected; refunding unused completion tokens would overspend.
       permit.reconcile(answer.usage.prompt_tokens + weight.outputBudget);
-      return { ok: true, answer, attempts: attempt, apiMs };
+      return { ok: true, answer, attempts: calls, apiMs };
     } catch (err) {
       const error = classifyError(err);
       const ms = deps.now() - started;
       apiMs += ms;
-      deps.metrics.openaiRequestDuration.observe(
-        { model, status_class: statusClassOf(error.status ?? error.code) },
-        ms / 1000,
-      );
+      const statusClass = statusClassOf(error.status ?? error.code);
       if (error.headers) observeBudget(deps, model, error.headers);
-      if (error.code === "rate_limited") {
-        deps.metrics.openaiRateLimited.inc({ model });
-        // One replica hitting 429 holds the model back for all of them, instead of each finding out alone.
-        deps.limiter.holdBack(model, error.retryAfterMs ?? 1000);
-      }
       deps.audit({
         ...ids,
         event: "attempt_failed",
-        attempt,
+        attempt: calls,
         ...(error.status !== undefined && { httpStatus: error.status }),
         errorCode: error.code,
         detail: { message: error.message.slice(0, 500), ms: Math.round(ms) },
         at: new Date(),
       });
-      // The gate reopens when a probe (GET /models) succeeds; a request that meets the same account-wide error
-      // again and again is the exception the probe cannot see, so after a few rounds it fails like any other.
-      if (error.accountWide && ++accountRounds <= MAX_ACCOUNT_ROUNDS) {
-        deps.metrics.openaiAttempts.inc({ model, outcome: "retry" });
-        deps.gate.trip(error);
-        attempt--; // the account's fault, not the request's: this attempt does not count
+      if (error.scope === "account") {
+        // The account's condition, not the request's: back behind the gate, whose probe decides when to resume.
+        modelGate.abandoned(modelAdmission);
+        deps.gates.account.trip(error.code, error.retryAfterMs);
+        deps.events.emit("attempt", { model, outcome: "requeued", statusClass, seconds: ms / 1000 });
         continue;
       }
-      const decision = decideRetry(error, attempt, deps.policy, deps.random);
-      if (!decision.retry) {
-        deps.metrics.openaiAttempts.inc({ model, outcome: "fail" });
-        return { ok: false, error, attempts: attempt, apiMs };
+      // Anything but a rejected key proves the key works (a trial of the account gate passed).
+      deps.gates.account.succeeded(account);
+      if (error.scope === "service") {
+        const { ownFailure } = modelGate.failed(modelAdmission, error.code, error.retryAfterMs);
+        if (!ownFailure) {
+          // The API is down for everyone: wait behind the open circuit, retry after it closes, uncharged.
+          deps.events.emit("attempt", { model, outcome: "requeued", statusClass, seconds: ms / 1000 });
+          continue;
+        }
+      } else {
+        // The API answered (a 400, a 429): it is up, whatever this request's fault.
+        modelGate.succeeded(modelAdmission);
       }
-      deps.metrics.openaiAttempts.inc({ model, outcome: "retry" });
-      deps.metrics.retries.inc({ reason: decision.reason });
-      await deps.sleep(decision.delayMs, deps.shutdown);
+      if (error.code === "rate_limited") {
+        deps.events.emit("rate_limited", { model });
+        // One replica hitting 429 holds the model back for all of them, instead of each finding out alone.
+        deps.limiter.holdBack(model, error.retryAfterMs ?? 1000);
+      }
+      charged++;
+      own.start(deps.now() - ms);
+      const decision = decideRetry(
+        error,
+        { attempt: charged, retryingMs: own.elapsed(deps.now()) },
+        deps.policy,
+        deps.random,
+      );
+      if (!decision.retry) {
+        deps.events.emit("attempt", { model, outcome: "fail", statusClass, seconds: ms / 1000 });
+        return {
+          ok: false,
+          error: withDeadlineNote(error, decision.why, own.elapsed(deps.now())),
+          attempts: calls,
+          apiMs,
+        };
+      }
+      deps.events.emit("attempt", { model, outcome: "retry", statusClass, seconds: ms / 1000 });
+      deps.events.emit("retry_scheduled", { reason: decision.reason });
+      await deps.sleep(decision.delayMs, lease);
+      if (lease.aborted) throw new LeftForRedelivery();
     }
+  }
+}
+
+/** Through a gate, or out as LeftForRedelivery when the job's lease ends while it waits. */
+async function pass(gate: CircuitBreaker, lease: AbortSignal): Promise<Admission> {
+  try {
+    return await gate.admit(lease);
+  } catch {
+    throw new LeftForRedelivery();
+  }
+}
+
+/** A request that ran out of time says so: the producer sees why a transient error became final. */
+function withDeadlineNote(error: LlmError, why: string, retryingMs: number): LlmError {
+  if (why !== "deadline") return error;
+  return new LlmErrorClass(
+    error.code,
+    `${error.message} (still failing after ${Math.round(retryingMs / 1000)} s of retries: the retry deadline passed)`,
+    { status: error.status, retryAfterMs: error.retryAfterMs, headers: error.headers, shouldRetry: false },
+  );
+}
+
+/**
+ * The time a request has spent failing on its own: from its first charged failure, less the time it waited at a
+ * gate or for budget (those are everyone's conditions, not its own).
+ */
+class OwnRetryTime {
+  #since: number | undefined;
+  #excluded = 0;
+
+  start(at: number): void {
+    this.#since ??= at;
+  }
+
+  exclude(ms: number): void {
+    if (this.#since !== undefined) this.#excluded += ms;
+  }
+
+  elapsed(now: number): number {
+    return this.#since === undefined ? 0 : Math.max(0, now - this.#since - this.#excluded);
   }
 }
 
 /** What the API says is left of the budget corrects the shared limiter and feeds the SRE's gauges. */
 function observeBudget(deps: AnswerDeps, model: string, headers: Headers): void {
-  const o = parseRateLimitHeaders(headers);
-  deps.limiter.observe(model, o);
-  const gauges = deps.metrics;
-  if (o.remainingRequests !== undefined)
-    gauges.openaiRatelimitRemaining.set({ model, kind: "requests" }, o.remainingRequests);
-  if (o.remainingTokens !== undefined)
-    gauges.openaiRatelimitRemaining.set({ model, kind: "tokens" }, o.remainingTokens);
-  if (o.limitRequests !== undefined)
-    gauges.openaiRatelimitLimit.set({ model, kind: "requests" }, o.limitRequests);
-  if (o.limitTokens !== undefined) gauges.openaiRatelimitLimit.set({ model, kind: "tokens" }, o.limitTokens);
+  const observation = parseRateLimitHeaders(headers);
+  deps.limiter.observe(model, observation);
+  deps.events.emit("budget_observed", { model, observation });
 }

@@ -2,6 +2,7 @@ import type { InRecord, OutRecord, RecordProducer } from "@chatq/kafka";
 import { type Outcome, type Store, StoreError } from "@chatq/store";
 import { describe, expect, it } from "vitest";
 import { Effects } from "./effects.ts";
+import { WorkerEvents } from "./worker-events.ts";
 
 // In-memory stand-ins for chatq's own Store and RecordProducer interfaces: what is under test is the order and
 // batching of effects, not Postgres or Kafka (those are covered by the integration tests).
@@ -39,7 +40,12 @@ function harness(opts: { refuse?: (ids: string[]) => boolean; kafkaRefuses?: str
     },
     async disconnect() {},
   };
+  const events = new WorkerEvents();
+  const counted: string[] = [];
+  events.on("dead_lettered", ({ reason }) => counted.push(`dead_lettered ${reason}`));
+  events.on("republished", () => counted.push("republished"));
   const effects = new Effects({
+    events,
     store,
     producer,
     deadLetterTopic: "dlq",
@@ -47,7 +53,7 @@ function harness(opts: { refuse?: (ids: string[]) => boolean; kafkaRefuses?: str
     onError: () => {},
     sleep: async () => {},
   });
-  return { effects, log, audits };
+  return { effects, log, audits, counted };
 }
 
 const source = (offset: number): InRecord => ({
@@ -79,7 +85,7 @@ describe("Effects", () => {
   });
 
   it("a row the database refuses for good goes to the DLQ; the rest of its batch is stored and answered", async () => {
-    const { effects, log, audits } = harness({ refuse: (ids) => ids.includes("bad") });
+    const { effects, log, audits, counted } = harness({ refuse: (ids) => ids.includes("bad") });
     await Promise.all([
       effects.push(outcome("a", 1)),
       effects.push(outcome("bad", 2)),
@@ -87,13 +93,30 @@ describe("Effects", () => {
     ]);
     expect(log).toEqual(["store a", "store c", "publish replies:a,dlq:null,replies:c", "done 1,2,3"]);
     expect(audits).toEqual(["dead_lettered bad"]);
+    expect(counted).toEqual(["dead_lettered store_refused"]);
   });
 
   it("a reply Kafka refuses for good is dead-lettered; the other replies of its batch go out", async () => {
-    const { effects, log, audits } = harness({ kafkaRefuses: "big" });
+    const { effects, log, audits, counted } = harness({ kafkaRefuses: "big" });
     const published = await Promise.all([effects.push(outcome("a", 1)), effects.push(outcome("big", 2))]);
     expect(log).toEqual(["store a,big", "publish replies:a", "publish dlq:null", "done 1,2"]);
     expect(audits).toEqual(["dead_lettered big"]);
     expect(published).toEqual(["{}", undefined]);
+    expect(counted).toEqual(["dead_lettered publish_refused"]);
+  });
+
+  it("a stored reply published again is counted as republished, in the same round trips as the rest", async () => {
+    const { effects, log, counted } = harness();
+    await Promise.all([
+      effects.push(outcome("a", 1)),
+      effects.push({
+        kind: "republish",
+        source: source(2),
+        audit: { event: "reply_republished", requestId: "b", at: new Date() },
+        reply: { topic: "replies", key: "b", value: "{}" },
+      }),
+    ]);
+    expect(log).toEqual(["store a", "publish replies:b,replies:a", "done 1,2"]);
+    expect(counted).toEqual(["republished"]);
   });
 });

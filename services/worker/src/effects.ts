@@ -1,8 +1,10 @@
-import type { DeadLetterCode } from "@chatq/contracts";
+import { type DeadLetterCode, DLQ_HEADERS } from "@chatq/contracts";
 import { type InRecord, type OutRecord, type RecordProducer, refusalOf } from "@chatq/kafka";
 import type { AuditEvent, Outcome, RejectedMessage, Store } from "@chatq/store";
 import { deadLetterRecord } from "./dead-letter.ts";
 import { isPermanentStoreError, retryThroughOutage } from "./retry-through-outage.ts";
+import type { WorkerEvents } from "./worker-events.ts";
+import { writeOrIsolate } from "./write-or-isolate.ts";
 
 const STORE_REFUSED: DeadLetterCode = "store_refused";
 const PUBLISH_REFUSED: DeadLetterCode = "publish_refused";
@@ -15,11 +17,14 @@ export type Effect =
   | { kind: "rejection"; source: InRecord; rejected: RejectedMessage; records: OutRecord[] }
   | { kind: "republish"; source: InRecord; audit: AuditEvent; reply: OutRecord };
 
+type OutcomeEffect = Extract<Effect, { kind: "outcome" }>;
+
 export interface EffectsOptions {
-  store: Store;
+  store: Pick<Store, "complete" | "reject" | "findReply" | "audit">;
   producer: RecordProducer;
   /** Where an outcome goes that the database refuses for good (a bug or bad data, not an outage). */
   deadLetterTopic: string;
+  events: WorkerEvents;
   /** Called once a batch is stored AND published: only now may these offsets be committed. */
   onDone: (sources: InRecord[]) => void;
   onError: (operation: "store" | "publish", err: unknown) => void;
@@ -41,7 +46,7 @@ interface Outgoing {
   record: OutRecord;
   source: InRecord;
   /** The outcome whose reply this is, to tell its caller what went out. */
-  outcome?: Effect;
+  outcome?: OutcomeEffect;
 }
 
 /**
@@ -50,9 +55,10 @@ interface Outgoing {
  *   database write → reply produced → offset released for commit.
  * A reply is never produced for a request that is not stored. The one place a crash repeats work: after the
  * API answered and before this batch is stored, the request is not recorded as done, so it is asked again.
+ * Every dead letter chatq writes leaves through here, and is counted here when Kafka has it.
  */
 export class Effects {
-  readonly #o: Required<Omit<EffectsOptions, "flushDelayMs" | "maxBatch">> & {
+  readonly #o: Omit<Required<EffectsOptions>, "flushDelayMs" | "maxBatch"> & {
     flushDelayMs: number;
     maxBatch: number;
   };
@@ -110,7 +116,7 @@ export class Effects {
   async #write(batch: Pending[]): Promise<void> {
     if (batch.length === 0) return;
     try {
-      const outcomes: Extract<Effect, { kind: "outcome" }>[] = [];
+      const outcomes: OutcomeEffect[] = [];
       const rejections: RejectedMessage[] = [];
       const outgoing: Outgoing[] = [];
       for (const { effect } of batch) {
@@ -123,14 +129,28 @@ export class Effects {
           outgoing.push({ record: effect.reply, source: effect.source });
         }
       }
-      if (rejections.length > 0) await this.#retry("store", () => this.#o.store.reject(rejections));
+      await this.#storeRejections(rejections);
       outgoing.push(...(await this.#storeOutcomes(outcomes)));
       const published = await this.#publish(outgoing);
+      for (const { effect } of batch) if (effect.kind === "republish") this.#o.events.emit("republished", {});
       this.#o.onDone(batch.map((p) => p.effect.source));
-      for (const p of batch) p.resolve(published.get(p.effect));
+      for (const p of batch) p.resolve(p.effect.kind === "outcome" ? published.get(p.effect) : undefined);
     } catch (err) {
       for (const p of batch) p.reject(err);
     }
+  }
+
+  /**
+   * The audit rows of refusals. One the database refuses for good does not hold back the rest; its dead letter
+   * still goes out (the DLQ is where the producer looks), and the refusal is reported.
+   */
+  async #storeRejections(rejections: RejectedMessage[]): Promise<void> {
+    await writeOrIsolate(rejections, {
+      writeAll: (rows) => this.#retry("store", () => this.#o.store.reject([...rows])),
+      isolates: isPermanentStoreError,
+      refuses: isPermanentStoreError,
+      onRefused: (_row, err) => this.#o.onError("store", err),
+    });
   }
 
   /**
@@ -138,40 +158,40 @@ export class Effects {
    * it cannot hold), the outcomes are written one by one so a single bad row cannot hold back the rest; one it
    * refuses alone goes to the DLQ with the reason (its reply is not published: it is not stored).
    */
-  async #storeOutcomes(outcomes: Extract<Effect, { kind: "outcome" }>[]): Promise<Outgoing[]> {
-    if (outcomes.length === 0) return [];
-    try {
-      const { inserted } = await this.#retry("store", () =>
-        this.#o.store.complete(outcomes.map((e) => e.outcome)),
-      );
-      return await this.#repliesToPublish(outcomes, inserted);
-    } catch (err) {
-      if (!isPermanentStoreError(err)) throw err;
-    }
-    const out: Outgoing[] = [];
-    for (const e of outcomes) {
-      try {
-        const { inserted } = await this.#retry("store", () => this.#o.store.complete([e.outcome]));
-        out.push(...(await this.#repliesToPublish([e], inserted)));
-      } catch (err) {
-        if (!isPermanentStoreError(err)) throw err;
+  async #storeOutcomes(outcomes: OutcomeEffect[]): Promise<Outgoing[]> {
+    const deadLetters = new Map<OutcomeEffect, Outgoing>();
+    const written = await writeOrIsolate(outcomes, {
+      writeAll: async (batch) => {
+        const { inserted } = await this.#retry("store", () =>
+          this.#o.store.complete(batch.map((e) => e.outcome)),
+        );
+        return this.#repliesToPublish(batch, inserted);
+      },
+      isolates: isPermanentStoreError,
+      refuses: isPermanentStoreError,
+      onRefused: (e, err) => {
         const requestId = e.outcome.request.request_id;
         const message = `the database refused the outcome: ${(err as Error).message}`;
-        out.push({ record: this.#deadLetter(e.source, STORE_REFUSED, message, requestId), source: e.source });
+        deadLetters.set(e, {
+          record: this.#deadLetter(e.source, STORE_REFUSED, message, requestId),
+          source: e.source,
+        });
         this.#auditDeadLetter(requestId, STORE_REFUSED, message);
-      }
-    }
-    return out;
+      },
+    });
+    // In the batch's order: each outcome's reply, or the dead letter that replaces it.
+    const replies = new Map(written.flatMap((w) => w.result).map((o) => [o.outcome as OutcomeEffect, o]));
+    return outcomes.flatMap((e) => {
+      const o = replies.get(e) ?? deadLetters.get(e);
+      return o === undefined ? [] : [o];
+    });
   }
 
   /**
    * A reply already stored by someone else (a duplicate processed by another replica during a rebalance) wins:
    * publish what the database holds, so every copy of a reply says the same thing.
    */
-  async #repliesToPublish(
-    outcomes: Extract<Effect, { kind: "outcome" }>[],
-    inserted: Set<string>,
-  ): Promise<Outgoing[]> {
+  async #repliesToPublish(outcomes: readonly OutcomeEffect[], inserted: Set<string>): Promise<Outgoing[]> {
     const out: Outgoing[] = [];
     for (const e of outcomes) {
       const id = e.outcome.request.request_id;
@@ -193,39 +213,44 @@ export class Effects {
    */
   async #publish(outgoing: Outgoing[]): Promise<Map<Effect, string | undefined>> {
     const published = new Map<Effect, string | undefined>();
-    const sent = (o: Outgoing) => {
-      if (o.outcome) published.set(o.outcome, String(o.record.value));
+    const sent = (batch: readonly Outgoing[]) => {
+      for (const o of batch) {
+        if (o.outcome) published.set(o.outcome, String(o.record.value));
+        this.#countIfDeadLetter(o.record);
+      }
     };
-    try {
-      await this.#retry("publish", () => this.#o.producer.send(outgoing.map((o) => o.record)), 3);
-      for (const o of outgoing) sent(o);
-      return published;
-    } catch (err) {
-      if (this.#stopping) throw err;
-    }
-    for (const o of outgoing) {
-      try {
-        await this.#retry("publish", () => this.#o.producer.send([o.record]), 3);
-        sent(o);
-      } catch (err) {
-        const refusal = refusalOf(err);
-        if (this.#stopping) throw err;
-        if (refusal === undefined) {
-          await this.#retry("publish", () => this.#o.producer.send([o.record]));
-          sent(o);
-          continue;
-        }
-        const message = `Kafka refused the ${o.outcome ? "reply" : "record"} for ${o.record.topic}: ${refusal}`;
-        const requestId = o.outcome?.kind === "outcome" ? o.outcome.outcome.request.request_id : undefined;
+    const written = await writeOrIsolate(outgoing, {
+      writeAll: (batch) => this.#retry("publish", () => this.#o.producer.send(batch.map((o) => o.record)), 3),
+      writeOne: (o) =>
+        retryThroughOutage(() => this.#o.producer.send([o.record]), {
+          onError: (err) => this.#o.onError("publish", err),
+          giveUp: (err) => this.#stopping || refusalOf(err) !== undefined,
+          sleep: this.#o.sleep,
+        }),
+      isolates: () => !this.#stopping,
+      refuses: (err) => !this.#stopping && refusalOf(err) !== undefined,
+      onRefused: async (o, err) => {
+        const message = `Kafka refused the ${o.outcome ? "reply" : "record"} for ${o.record.topic}: ${refusalOf(err)}`;
+        const requestId = o.outcome?.outcome.request.request_id;
         const dead = this.#deadLetter(o.source, PUBLISH_REFUSED, message, requestId);
-        await this.#retry("publish", () => this.#o.producer.send([dead]), 3).catch((deadErr: unknown) => {
+        try {
+          await this.#retry("publish", () => this.#o.producer.send([dead]), 3);
+          this.#countIfDeadLetter(dead);
+        } catch (deadErr) {
           // Nowhere left to put it: say so loudly; the request itself is stored (or was refused before).
           this.#o.onError("publish", deadErr);
-        });
+        }
         this.#auditDeadLetter(requestId, PUBLISH_REFUSED, message);
-      }
-    }
+      },
+    });
+    for (const w of written) sent(w.items);
     return published;
+  }
+
+  #countIfDeadLetter(record: OutRecord): void {
+    if (record.topic !== this.#o.deadLetterTopic) return;
+    const reason = record.headers?.[DLQ_HEADERS.errorCode] as DeadLetterCode | undefined;
+    if (reason !== undefined) this.#o.events.emit("dead_lettered", { reason });
   }
 
   #deadLetter(

@@ -7,19 +7,22 @@ import {
   rejectedReply,
   type Store,
 } from "@chatq/store";
-import type { ChatqMetrics } from "@chatq/telemetry";
 import { deadLetterRecord } from "./dead-letter.ts";
 import type { Effect } from "./effects.ts";
 import { type Job, replyTopicOf } from "./job.ts";
 import { isPermanentStoreError } from "./retry-through-outage.ts";
+import type { WorkerEvents } from "./worker-events.ts";
+import { writeOrIsolate } from "./write-or-isolate.ts";
 
 export interface IntakeDeps {
   limits: DecodeLimits;
   defaultModel: string;
   topics: { replies: string; deadLetter: string };
   store: Pick<Store, "admit">;
-  metrics: ChatqMetrics;
+  events: WorkerEvents;
   withStoreRetry: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** The signal of the partition's current ownership period (see partition-leases.ts). */
+  leaseFor: (partition: number) => AbortSignal;
   /** Effects of a message that needs no API call (refused, or answered before). */
   pushEffect: (effect: Effect) => void;
   schedule: (job: Job) => void;
@@ -33,7 +36,7 @@ export interface IntakeDeps {
 export async function intake(records: readonly InRecord[], deps: IntakeDeps): Promise<void> {
   const jobs: Job[] = [];
   for (const record of records) {
-    deps.metrics.requestsConsumed.inc({ topic: record.topic });
+    deps.events.emit("consumed", { topic: record.topic });
     const decoded = decodeChatRequest(record.value, deps.limits);
     if (!decoded.ok) {
       deps.pushEffect(rejectionEffect(record, decoded.rejection, deps));
@@ -48,6 +51,7 @@ export async function intake(records: readonly InRecord[], deps: IntakeDeps): Pr
       source: record,
       receivedAt: deps.now(),
       originMs: request.created_at !== undefined ? Date.parse(request.created_at) : record.timestampMs,
+      lease: deps.leaseFor(record.partition),
     });
   }
   if (jobs.length === 0) return;
@@ -61,7 +65,6 @@ export async function intake(records: readonly InRecord[], deps: IntakeDeps): Pr
       continue;
     }
     // Answered before (a redelivery after a crash, or a producer's retry): the same reply again, no API call.
-    deps.metrics.repliesRepublished.inc();
     deps.pushEffect({
       kind: "republish",
       source: job.source,
@@ -87,28 +90,18 @@ export async function intake(records: readonly InRecord[], deps: IntakeDeps): Pr
  * alone and the one it refuses goes to the DLQ as store_refused, so a single bad row never blocks a partition.
  */
 async function admitOrIsolate(jobs: Job[], deps: IntakeDeps): Promise<Map<string, Admission>> {
-  try {
-    return await deps.withStoreRetry(() => deps.store.admit(jobs.map(toReceived)));
-  } catch (err) {
-    if (!isPermanentStoreError(err)) throw err;
-  }
-  const admissions = new Map<string, Admission>();
-  for (const job of jobs) {
-    try {
-      const one = await deps.withStoreRetry(() => deps.store.admit([toReceived(job)]));
-      for (const [id, a] of one) admissions.set(id, a);
-    } catch (err) {
-      if (!isPermanentStoreError(err)) throw err;
+  const written = await writeOrIsolate(jobs, {
+    writeAll: (batch) => deps.withStoreRetry(() => deps.store.admit(batch.map(toReceived))),
+    isolates: isPermanentStoreError,
+    refuses: isPermanentStoreError,
+    onRefused: (job, err) => {
       // No request_id on the rejection: the database cannot hold this request, so no row is written for it.
-      deps.pushEffect(
-        rejectionEffect(
-          job.source,
-          { code: "store_refused", message: `the database refused the request: ${err.message}` },
-          deps,
-        ),
-      );
-    }
-  }
+      const message = `the database refused the request: ${(err as Error).message}`;
+      deps.pushEffect(rejectionEffect(job.source, { code: "store_refused", message }, deps));
+    },
+  });
+  const admissions = new Map<string, Admission>();
+  for (const w of written) for (const [id, a] of w.result) admissions.set(id, a);
   return admissions;
 }
 
@@ -117,8 +110,7 @@ function rejectionEffect(
   rejection: Omit<Rejection, "code"> & { code: DeadLetterCode },
   deps: IntakeDeps,
 ): Effect {
-  deps.metrics.requestsRejected.inc({ reason: rejection.code });
-  deps.metrics.deadLetters.inc({ reason: rejection.code });
+  deps.events.emit("rejected", { reason: rejection.code });
   const at = new Date();
   const rejected: RejectedMessage = {
     code: rejection.code,

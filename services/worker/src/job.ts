@@ -14,6 +14,11 @@ export interface Job {
   receivedAt: number;
   /** Epoch ms the request came into being (created_at, else the Kafka timestamp): end-to-end latency starts here. */
   originMs: number;
+  /**
+   * Aborts when the job's partition moves to another member or the worker stops: whatever it waits for lets go
+   * (see partition-leases.ts). Calls already at the API finish.
+   */
+  lease: AbortSignal;
 }
 
 export function replyTopicOf(request: ChatRequest, defaultTopic: string): string {

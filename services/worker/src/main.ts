@@ -13,17 +13,15 @@ try {
 }
 
 const log = createLogger({ name: "chatq-worker", ...config.log });
-const metrics = createMetrics();
-metrics.buildInfo.set(
-  { version: process.env.npm_package_version ?? "0.1.0", node_version: process.version },
-  1,
-);
+const metrics = createMetrics({ version: process.env.npm_package_version ?? "0.1.0" });
 
 const worker = await startWorker(config, log, metrics).catch((err: unknown) => {
   log.fatal({ err }, "worker failed to start");
   process.exit(1);
 });
 
+/** Past the shutdown deadline the worker's own steps are bounded by; if it is still here then, something hangs. */
+const HARD_STOP_GRACE_MS = 5_000;
 let stopping = false;
 const shutdown = async (signal: string, code: number) => {
   if (stopping) return;
@@ -32,7 +30,7 @@ const shutdown = async (signal: string, code: number) => {
   const hardStop = setTimeout(() => {
     log.error("shutdown took too long; exiting");
     process.exit(1);
-  }, config.worker.shutdownTimeoutMs + 15_000);
+  }, config.worker.shutdownTimeoutMs + HARD_STOP_GRACE_MS);
   hardStop.unref();
   await worker.stop();
   process.exit(code);

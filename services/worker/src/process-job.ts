@@ -5,6 +5,7 @@ import {
   countMessageTokens,
   LlmError,
   modelInfo,
+  outputBudget,
   PROMPT_OVERHEAD_TOKENS,
 } from "@chatq/llm";
 import type { Outcome, Store } from "@chatq/store";
@@ -104,8 +105,8 @@ async function answer(job: Job, deps: ProcessDeps): Promise<{ answered: Answered
         deps.store.loadHistory(conversationId, { limit: deps.historyMaxMessages }),
       );
     } catch (err) {
-      // An outage is retried inside withStoreRetry; what escapes is a refusal (or a shutdown, which goes on up).
-      if (!isPermanentStoreError(err) || deps.answer.shutdown.aborted) throw err;
+      // An outage is retried inside withStoreRetry; what escapes is a refusal (or a stop, which goes on up).
+      if (!isPermanentStoreError(err) || job.lease.aborted) throw err;
       return {
         answered: failure(
           new LlmError("unknown", `the conversation's history cannot be read: ${err.message}`),
@@ -116,13 +117,13 @@ async function answer(job: Job, deps: ProcessDeps): Promise<{ answered: Answered
   }
 
   const info = modelInfo(model);
-  const maxTokens = request.params?.max_tokens ?? info.defaultOutputBudget;
+  const maxTokens = outputBudget(model, request.params);
   const budget = info.contextWindow - maxTokens - PROMPT_OVERHEAD_TOKENS;
   const fit = fitContext(history, request.messages, budget, (m) => countMessageTokens(model, m));
   const promptTokens = fit.promptTokens + PROMPT_OVERHEAD_TOKENS;
   if (fit.promptTokens > budget) {
     // Would be a 400 from the API anyway: say so without spending a call or any budget.
-    const why = `the request's own messages need ${promptTokens} tokens; ${model} leaves ${budget} for the prompt after max_tokens ${maxTokens}`;
+    const why = `the request's own messages need ${promptTokens} tokens; ${model} leaves ${budget} for the prompt after an answer budget of ${maxTokens}`;
     return { answered: failure(new LlmError("context_length", why)), promptTokens };
   }
   const answered = await answerOrFail(
@@ -151,7 +152,7 @@ async function answerOrFail(
   try {
     return await answerWithRetries(job, messages, weight, deps);
   } catch (err) {
-    if (err instanceof LeftForRedelivery || deps.shutdown.aborted) throw err;
+    if (err instanceof LeftForRedelivery || job.lease.aborted) throw err;
     return failure(classifyError(err));
   }
 }

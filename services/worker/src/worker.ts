@@ -1,61 +1,87 @@
-import { setMaxListeners } from "node:events";
 import { setTimeout as delay } from "node:timers/promises";
-import type { ChatReply } from "@chatq/contracts";
-import {
-  type BatchConsumer,
-  createBatchConsumer,
-  createKafka,
-  createRecordProducer,
-  ensureTopics,
-  type InRecord,
-  type Kafka,
-  type RecordProducer,
-} from "@chatq/kafka";
+import { createBatchConsumer, createKafka, createRecordProducer, ensureTopics } from "@chatq/kafka";
 import { createChatClient } from "@chatq/llm";
-import { createRateLimiter, type RateLimiter } from "@chatq/ratelimit";
+import { createRateLimiter } from "@chatq/ratelimit";
 import { createStore, migrate, type Store } from "@chatq/store";
-import {
-  type ChatqMetrics,
-  type Logger,
-  type PauseReason,
-  primeSeries,
-  startTelemetryServer,
-  type TelemetryServer,
-} from "@chatq/telemetry";
-import type { AnswerDeps } from "./answer-with-retries.ts";
-import { AuthGate } from "./auth-gate.ts";
-import { Committer } from "./committer.ts";
+import { type ChatqMetrics, type Logger, primeSeries, startTelemetryServer } from "@chatq/telemetry";
+import { ApiGates } from "./api-gates.ts";
+import { Closers } from "./closers.ts";
 import type { WorkerConfig } from "./config.ts";
-import { ConsumptionControl } from "./consumption-control.ts";
-import { Effects } from "./effects.ts";
-import { InFlightRequests } from "./in-flight-requests.ts";
-import { intake } from "./intake.ts";
-import { type Job, replyTopicOf } from "./job.ts";
-import { KeyedScheduler } from "./keyed-scheduler.ts";
 import { startLagMonitor } from "./lag-monitor.ts";
-import { OffsetTracker } from "./offset-tracker.ts";
-import { processJob } from "./process-job.ts";
-import { RecentReplies } from "./recent-replies.ts";
-import { isPermanentStoreError, retryThroughOutage } from "./retry-through-outage.ts";
+import { Pipeline } from "./pipeline.ts";
+import { recordMetrics } from "./record-metrics.ts";
+import { WorkerEvents } from "./worker-events.ts";
 
 export interface RunningWorker {
-  /** Stops fetching, finishes in-flight work within the deadline, commits, disconnects. */
+  /** Stops fetching, finishes in-flight work, writes and commits what finished, disconnects: all by one deadline. */
   stop(): Promise<void>;
   /** Resolves on a failure the worker cannot recover from (kafkajs gave up); main exits non-zero. */
   fatal: Promise<Error>;
   metricsPort: number;
 }
 
+/** Resolves after ms, or early when the signal aborts; never rejects. */
 const sleep = (ms: number, signal?: AbortSignal) =>
   delay(ms, undefined, signal ? { signal } : {}).catch(() => undefined) as Promise<void>;
 const now = () => performance.now();
 
-/** Builds the parts in dependency order, starts them, and returns how to stop them in the reverse order. */
+/**
+ * The composition root: builds the parts in dependency order, registering each one's closer as it starts, and
+ * wires Kafka to the pipeline. A start that fails half way closes what it started. Behaviour lives in the parts.
+ */
 export async function startWorker(
   config: WorkerConfig,
   log: Logger,
   metrics: ChatqMetrics,
 ): Promise<RunningWorker> {
+  const closers = new Closers({
+    now,
+    onError: (name, err) => log.warn({ err, part: name }, "closing failed"),
+    onTimeout: (name, ms) => log.warn({ part: name, ms }, "closing timed out; going on"),
+  });
+  const events = new WorkerEvents((err, event) => log.error({ err, event }, "event listener failed"));
+  recordMetrics(events, metrics);
+  try {
+    return await start(config, log, metrics, events, closers);
+  } catch (err) {
+    await closers.close(now() + 10_000);
+    throw err;
+  }
+}
+
+async function start(
+  config: WorkerConfig,
+  log: Logger,
+  metrics: ChatqMetrics,
+  events: WorkerEvents,
+  closers: Closers,
+): Promise<RunningWorker> {
+  // The parts /readyz asks about, filled in as they start.
+  const parts: { store?: Store; gates?: ApiGates; pipeline?: Pipeline; crashed?: Error } = {};
+  const starting = { ok: false, detail: "starting" };
+  // First up, last down: /healthz answers while the rest starts and stops; /readyz says what is not ready yet.
+  const telemetry = await startTelemetryServer({
+    port: config.telemetry.port,
+    host: config.telemetry.host,
+    registry: metrics.registry,
+    readiness: {
+      kafka: () =>
+        parts.crashed
+          ? { ok: false, detail: `consumer crashed: ${parts.crashed.message}` }
+          : parts.pipeline?.joined()
+            ? { ok: true }
+            : { ok: false, detail: "not yet in the consumer group" },
+      postgres: async () => {
+        if (!parts.store) return starting;
+        await parts.store.ping();
+        return { ok: true };
+      },
+      auth: () => parts.gates?.authReadiness() ?? starting,
+      api: () => parts.gates?.apiReadiness() ?? starting,
+    },
+  });
+  closers.add("telemetry", () => telemetry.close(), 2000);
+
   const storeOptions = {
     databaseUrl: config.database.url,
     poolSize: config.database.poolSize,
@@ -66,15 +92,17 @@ export async function startWorker(
     const { applied } = await migrate(storeOptions);
     if (applied.length > 0) log.info({ applied }, "database migrated");
   }
-  const store: Store = await createStore({
+  const store = await createStore({
     ...storeOptions,
     onError: (err) => {
-      metrics.postgresErrors.inc({ operation: "background" });
+      events.emit("store_error", { operation: "background" });
       log.warn({ err, operation: err.operation }, "postgres error");
     },
   });
+  closers.add("store", () => store.close(), 5000);
+  parts.store = store;
 
-  const kafka: Kafka = createKafka({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, log });
+  const kafka = createKafka({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, log });
   if (config.topics.create) {
     const created = await ensureTopics(kafka, [
       { name: config.topics.requests, partitions: config.topics.partitions },
@@ -83,9 +111,10 @@ export async function startWorker(
     ]);
     if (created.length > 0) log.info({ topics: created }, "topics created");
   }
-  const producer: RecordProducer = await createRecordProducer(kafka);
+  const producer = await createRecordProducer(kafka);
+  closers.add("producer", () => producer.disconnect(), 5000);
 
-  const limiter: RateLimiter = await createRateLimiter({
+  const limiter = await createRateLimiter({
     limits: config.rateLimit.limits,
     burstSliceMs: config.rateLimit.burstSliceMs,
     maxQueued: config.rateLimit.maxQueued,
@@ -94,8 +123,126 @@ export async function startWorker(
       redis: { url: config.redisUrl, keyPrefix: config.rateLimit.keyPrefix },
     }),
   });
+  closers.add("limiter", () => limiter.close(), 2000);
+  primeWorkerSeries(config, metrics);
+
+  const client = createChatClient({
+    apiKey: config.openai.apiKey,
+    baseURL: config.openai.baseURL,
+    organization: config.openai.organization,
+  });
+  const gates = new ApiGates({
+    probeAccount: () => client.probe(5000),
+    accountMaxOpenMs: config.worker.authProbeMaxIntervalMs,
+    modelMaxOpenMs: config.worker.circuitProbeMaxIntervalMs,
+    now,
+    sleep,
+    random: Math.random,
+    onChange: (circuit, state, info) => {
+      events.emit("circuit_changed", { circuit, state, ...info });
+      const fields = { circuit, state, reason: info.reason, next_try_in_ms: info.nextTryInMs };
+      if (state === "open") log.error(fields, "API circuit open: calls wait, nothing is failed; probing");
+      else
+        log.info(
+          fields,
+          state === "closed" ? "API circuit closed: calls resume" : "API circuit half-open: one trial call",
+        );
+    },
+  });
+  parts.gates = gates;
+
+  const consumer = createBatchConsumer(kafka, {
+    groupId: config.kafka.groupId,
+    topic: config.topics.requests,
+    sessionTimeoutMs: config.kafka.sessionTimeoutMs,
+    heartbeatIntervalMs: config.kafka.heartbeatIntervalMs,
+  });
+  closers.add("consumer", () => consumer.disconnect(), 5000);
+  const pipeline = new Pipeline(
+    { consumer, store, producer, limiter, client, gates, events, log, now, sleep, random: Math.random },
+    {
+      topics: config.topics,
+      decode: {
+        maxBytes: config.worker.maxRequestBytes,
+        allowedModels: config.openai.allowedModels,
+        allowedReplyTopics: config.topics.allowedReplyTopics,
+      },
+      defaultModel: config.openai.defaultModel,
+      maxInFlight: config.worker.maxInFlight,
+      historyMaxMessages: config.worker.historyMaxMessages,
+      retry: config.openai.retry,
+      timeoutMs: config.openai.timeoutMs,
+    },
+  );
+  parts.pipeline = pipeline;
+  consumer.onAssignment((partitions) => pipeline.onAssignment(partitions));
+  let reportFatal: (err: Error) => void = () => {};
+  const fatal = new Promise<Error>((r) => (reportFatal = r));
+  consumer.onCrash((error, restart) => {
+    events.emit("kafka_error", { operation: "consume" });
+    log.error({ err: error, restart }, "kafka consumer crashed");
+    if (!restart) {
+      parts.crashed = error;
+      reportFatal(error);
+    }
+  });
+  await consumer.start((records) => pipeline.onRecords(records));
+  // Registered after the consumer, so it runs before it: drain and commit while the consumer can still commit.
+  const reserveMs = closeReserveMs(config.worker.shutdownTimeoutMs);
+  closers.add("pipeline", (deadlineAt) => pipeline.stop(deadlineAt - reserveMs, deadlineAt));
+
+  const lag = await startLagMonitor({
+    kafka,
+    groupId: config.kafka.groupId,
+    topic: config.topics.requests,
+    owns: (partition) => pipeline.ownsPartition(partition),
+    intervalMs: config.worker.lagRefreshMs,
+    metrics,
+    log,
+  });
+  events.on("assignment_changed", ({ lost }) => {
+    for (const p of lost) lag.forget(p);
+  });
+  closers.add("lag monitor", () => lag.stop(), 2000);
+  const gauges = setInterval(() => {
+    for (const d of limiter.snapshot())
+      metrics.ratelimitQueueDepth.set({ model: d.model, priority: d.priority }, d.queued);
+    for (const w of gates.waiting()) metrics.circuitWaiting.set({ circuit: w.circuit }, w.waiting);
+  }, 1000);
+  closers.add("gauges", () => clearInterval(gauges));
+
+  log.info(
+    {
+      metrics_port: telemetry.port,
+      topic: config.topics.requests,
+      group: config.kafka.groupId,
+      max_in_flight: config.worker.maxInFlight,
+      shared_budget: config.redisUrl !== undefined,
+      openai_base_url: config.openai.baseURL ?? "https://api.openai.com/v1",
+    },
+    "worker started",
+  );
+  return {
+    metricsPort: telemetry.port,
+    fatal,
+    async stop() {
+      await closers.close(now() + config.worker.shutdownTimeoutMs);
+      log.info({ committed_through: "last finished offset" }, "stopped");
+    },
+  };
+}
+
+/**
+ * Of the shutdown budget, what is kept for writing, committing and disconnecting after in-flight calls had their
+ * time: a quarter, at least 2 s and at most 10 s.
+ */
+export function closeReserveMs(shutdownTimeoutMs: number): number {
+  return Math.min(10_000, Math.max(2_000, shutdownTimeoutMs / 4));
+}
+
+/** The models this worker knows it serves: their series exist (at 0) from the start, so rate() and ratios work. */
+function primeWorkerSeries(config: WorkerConfig, metrics: ChatqMetrics): void {
   metrics.inFlightLimit.set(config.worker.maxInFlight);
-  // The models this worker knows it serves: their series exist (at 0) from the start, so rate() and ratios work.
   const knownModels = [
     ...new Set([
       config.openai.defaultModel,
@@ -109,387 +256,4 @@ export async function startWorker(
     metrics.ratelimitLimit.set({ model, kind: "requests" }, l.rpm);
     metrics.ratelimitLimit.set({ model, kind: "tokens" }, l.tpm);
   }
-
-  const client = createChatClient({
-    apiKey: config.openai.apiKey,
-    baseURL: config.openai.baseURL,
-    organization: config.openai.organization,
-  });
-
-  // --- consumption control: paused while any reason holds ---
-  let consumer: BatchConsumer | undefined;
-  const consumption = new ConsumptionControl({
-    apply: (paused) => applyPause(paused),
-    onReason: (reason, on, all) => {
-      metrics.consumptionPaused.set({ reason }, on ? 1 : 0);
-      log.info(
-        { reason, paused: on, reasons: all },
-        on ? "consumption paused" : "consumption reason cleared",
-      );
-    },
-  });
-  const setPaused = (reason: PauseReason, on: boolean) => consumption.set(reason, on);
-  // kafkajs throws while its group is being rebuilt (a restart after a crash), and a restart forgets pauses:
-  // never let that escape, and apply the wanted state again on every (re)join.
-  function applyPause(paused: boolean): void {
-    try {
-      if (paused) consumer?.pause();
-      else consumer?.resume();
-    } catch (err) {
-      log.warn({ err, paused }, "could not apply pause state yet; will on the next join");
-    }
-  }
-
-  const gate = new AuthGate({
-    probe: () => client.probe(5000),
-    maxIntervalMs: config.worker.authProbeMaxIntervalMs,
-    sleep,
-    onChange: (open, error) => {
-      if (!open)
-        log.error(
-          { error_code: error?.code, status: error?.status },
-          "API rejects the account; pausing and probing",
-        );
-      else log.info("API accepts the account again; resuming");
-      setPaused("auth", !open);
-    },
-  });
-
-  const tracker = new OffsetTracker();
-  let committer: Committer | undefined;
-  const release = (sources: readonly InRecord[]) => {
-    for (const s of sources) tracker.finish(s.partition, s.offset);
-    committer?.nudge();
-  };
-  const effects = new Effects({
-    store,
-    producer,
-    deadLetterTopic: config.topics.deadLetter,
-    onDone: release,
-    onError: (operation, err) => {
-      if (operation === "store") metrics.postgresErrors.inc({ operation: "write" });
-      else metrics.kafkaErrors.inc({ operation: "produce" });
-      log.warn({ err, operation }, "effects write failed; retrying");
-    },
-    sleep,
-  });
-  // An outage is waited out; a refusal (bad data, a bug) would be refused forever: the caller decides.
-  const withStoreRetry = <T>(fn: () => Promise<T>): Promise<T> =>
-    retryThroughOutage(fn, {
-      onError: (err) => {
-        metrics.postgresErrors.inc({ operation: "read" });
-        log.warn({ err }, "postgres read failed");
-      },
-      giveUp: (err) => stopping || isPermanentStoreError(err),
-      sleep,
-    });
-
-  // Partitions this member owns now; work of others (fetched before a rebalance) is left to their new owner.
-  let owned = new Set<number>();
-  const shutdown = new AbortController();
-  // Every job waiting for budget or a backoff listens to it: hundreds of listeners are expected, not a leak.
-  setMaxListeners(0, shutdown.signal);
-  const answerDeps: AnswerDeps = {
-    shutdown: shutdown.signal,
-    stillOurs: (job) => owned.has(job.source.partition),
-    client,
-    limiter,
-    gate,
-    audit: (e) => store.audit.append(e),
-    metrics,
-    policy: config.openai.retry,
-    timeoutMs: config.openai.timeoutMs,
-    sleep,
-    random: Math.random,
-    now,
-  };
-  const recent = new RecentReplies(10_000);
-  const inFlight = new InFlightRequests();
-  let intakeQueued = 0;
-  let stopping = false;
-
-  const checkBackpressure = () => {
-    const load = scheduler.size() + intakeQueued + effects.pending();
-    metrics.inFlight.set(scheduler.size());
-    if (load >= config.worker.maxInFlight) setPaused("backpressure", true);
-    else if (load <= config.worker.maxInFlight * 0.8) setPaused("backpressure", false);
-    setPaused("ratelimit", limiter.isSaturated());
-  };
-  limiter.onDrain(checkBackpressure);
-
-  const runJob = async (job: Job): Promise<void> => {
-    const id = job.request.request_id;
-    let completed = false;
-    try {
-      const known = recent.get(id);
-      if (known) {
-        await effects.push(republishEffect(job, known, config.topics.replies));
-        completed = true;
-        return;
-      }
-      const { effect, estimatedPromptTokens } = await processJob(job, {
-        store,
-        answer: answerDeps,
-        historyMaxMessages: config.worker.historyMaxMessages,
-        replyTopic: config.topics.replies,
-        withStoreRetry,
-      });
-      const published = await effects.push(effect);
-      completed = true;
-      // Remember what actually went out (the stored reply), so a later duplicate gets the very same one.
-      if (published !== undefined) recent.set(id, JSON.parse(published) as ChatReply);
-      recordOutcome(metrics, job, effect.outcome.reply, effect.outcome.apiMs, estimatedPromptTokens);
-      log.info(
-        {
-          request_id: id,
-          conversation_id: job.request.conversation_id,
-          tenant: job.request.tenant,
-          model: job.model,
-          status: effect.outcome.reply.status,
-          attempts: effect.outcome.attempts,
-          error_code: effect.outcome.reply.error?.code,
-          ms: effect.outcome.reply.latency_ms,
-        },
-        "request finished",
-      );
-    } catch (err) {
-      // Only a stop or a rebalance gets here (the job had not reached the API, or its effects could not be
-      // written while stopping): the offset stays uncommitted and Kafka gives it to the next owner.
-      log.info({ request_id: id, reason: (err as Error).name }, "request left for redelivery");
-    } finally {
-      inFlight.settle(id, completed);
-    }
-  };
-  const scheduler = new KeyedScheduler<Job>(runJob, config.worker.maxInFlight, checkBackpressure);
-
-  const schedule = (job: Job): void => {
-    if (!owned.has(job.source.partition)) return;
-    const first = inFlight.claim(job.request.request_id);
-    if (first) {
-      // The same request twice in flight: one API call, one reply. If the first copy was dropped, this one goes on.
-      void first.then((completed) => (completed ? release([job.source]) : schedule(job)));
-      return;
-    }
-    scheduler.push(job.key, job);
-  };
-  const dropped = (jobs: Job[]) => {
-    for (const job of jobs) inFlight.settle(job.request.request_id, false);
-  };
-
-  const intakeDeps = {
-    limits: {
-      maxBytes: config.worker.maxRequestBytes,
-      allowedModels: config.openai.allowedModels,
-      allowedReplyTopics: config.topics.allowedReplyTopics,
-    },
-    defaultModel: config.openai.defaultModel,
-    topics: { replies: config.topics.replies, deadLetter: config.topics.deadLetter },
-    store,
-    metrics,
-    withStoreRetry,
-    pushEffect: (e: Parameters<typeof effects.push>[0]) => {
-      effects.push(e).catch((err) => log.warn({ err }, "message left unfinished"));
-    },
-    schedule,
-    now,
-  };
-  let intakeChain: Promise<void> = Promise.resolve();
-  const onRecords = (records: InRecord[]) => {
-    if (stopping) return;
-    const fresh = records.filter((r) => tracker.track(r.partition, r.offset));
-    if (fresh.length === 0) return;
-    intakeQueued += fresh.length;
-    checkBackpressure();
-    // One batch at a time, in fetch order: a conversation's turns must reach the scheduler in offset order.
-    intakeChain = intakeChain
-      .then(() => intake(fresh, intakeDeps))
-      .catch((err) => log.error({ err }, "intake failed; batch left uncommitted"))
-      .finally(() => {
-        intakeQueued -= fresh.length;
-        checkBackpressure();
-      });
-  };
-
-  const lag = await startLagMonitor({
-    kafka,
-    groupId: config.kafka.groupId,
-    topic: config.topics.requests,
-    owns: (partition) => owned.has(partition),
-    intervalMs: config.worker.lagRefreshMs,
-    metrics,
-    log,
-  });
-  consumer = createBatchConsumer(kafka, {
-    groupId: config.kafka.groupId,
-    topic: config.topics.requests,
-    sessionTimeoutMs: config.kafka.sessionTimeoutMs,
-    heartbeatIntervalMs: config.kafka.heartbeatIntervalMs,
-  });
-  committer = new Committer(
-    tracker,
-    config.topics.requests,
-    (o) => (consumer as BatchConsumer).commit(o),
-    (err) => {
-      metrics.kafkaErrors.inc({ operation: "commit" });
-      log.warn({ err }, "offset commit failed; will retry");
-    },
-  );
-  let joined = false;
-  consumer.onAssignment((partitions) => {
-    joined = true;
-    const lost = [...owned].filter((p) => !partitions.includes(p));
-    owned = new Set(partitions);
-    tracker.retainOnly(partitions);
-    // Queued work of a lost partition is its new owner's now (it re-reads from the last commit): running it here
-    // too would call the API twice. What is already at the API finishes; its effects are idempotent.
-    const handedOver = scheduler.dropQueued((job) => !owned.has(job.source.partition));
-    dropped(handedOver);
-    // A partition now read by another member is its lag to report, not ours.
-    for (const p of lost) lag.forget(p);
-    log.info({ partitions, lost, handed_over: handedOver.length }, "partitions assigned");
-    applyPause(consumption.isPaused());
-    committer?.nudge();
-  });
-  let reportFatal: (err: Error) => void = () => {};
-  const fatal = new Promise<Error>((r) => (reportFatal = r));
-  let crashed: Error | undefined;
-  consumer.onCrash((error, restart) => {
-    metrics.kafkaErrors.inc({ operation: "consume" });
-    log.error({ err: error, restart }, "kafka consumer crashed");
-    if (!restart) {
-      crashed = error;
-      reportFatal(error);
-    }
-  });
-  await consumer.start(onRecords);
-
-  const depthTimer = setInterval(() => {
-    for (const d of limiter.snapshot())
-      metrics.ratelimitQueueDepth.set({ model: d.model, priority: d.priority }, d.queued);
-  }, 1000);
-
-  const telemetry: TelemetryServer = await startTelemetryServer({
-    port: config.telemetry.port,
-    host: config.telemetry.host,
-    registry: metrics.registry,
-    readiness: {
-      kafka: () =>
-        crashed
-          ? { ok: false, detail: `consumer crashed: ${crashed.message}` }
-          : joined
-            ? { ok: true }
-            : { ok: false, detail: "not yet in the consumer group" },
-      postgres: async () => {
-        await store.ping();
-        return { ok: true };
-      },
-      auth: () =>
-        gate.isOpen()
-          ? { ok: true }
-          : { ok: false, detail: "paused: the API rejected the key or quota; probing" },
-    },
-  });
-  log.info(
-    {
-      metrics_port: telemetry.port,
-      topic: config.topics.requests,
-      group: config.kafka.groupId,
-      max_in_flight: config.worker.maxInFlight,
-      shared_budget: config.redisUrl !== undefined,
-      openai_base_url: config.openai.baseURL ?? "https://api.openai.com/v1",
-    },
-    "worker started",
-  );
-
-  return {
-    metricsPort: telemetry.port,
-    fatal,
-    async stop() {
-      const deadline = now() + config.worker.shutdownTimeoutMs;
-      stopping = true;
-      setPaused("shutdown", true);
-      // Calls already at the API finish; work still queued (behind its conversation or for budget) is left
-      // uncommitted for the next worker instead of holding this one past its deadline.
-      dropped(scheduler.stop());
-      shutdown.abort();
-      gate.stop();
-      log.info({ in_flight: scheduler.size() }, "stopping: finishing in-flight work");
-      const left = () => Math.max(0, deadline - now());
-      await within(intakeChain, left());
-      const drained = await waitFor(() => scheduler.size() === 0, left());
-      if (!drained) {
-        log.warn(
-          { left: scheduler.size() },
-          "shutdown deadline reached; unfinished work will be redelivered",
-        );
-      }
-      // What finished is written and committed, each step bounded: a dead Redis or broker must not hold the
-      // process past its deadline (the supervisor would SIGKILL it, and the audit buffer would be lost).
-      await within(effects.drain(), Math.max(left(), 2000));
-      await within(committer?.flush(), 5000);
-      clearInterval(depthTimer);
-      await within(lag.stop(), 2000);
-      await within(consumer?.disconnect(), 5000);
-      await within(producer.disconnect(), 5000);
-      await within(store.close(), 5000);
-      await within(limiter.close(), 2000);
-      await telemetry.close();
-      log.info({ committed_through: "last finished offset" }, "stopped");
-    },
-  };
-}
-
-function republishEffect(job: Job, reply: ChatReply, defaultReplyTopic: string) {
-  return {
-    kind: "republish" as const,
-    source: job.source,
-    audit: { event: "reply_republished" as const, requestId: job.request.request_id, at: new Date() },
-    reply: {
-      topic: replyTopicOf(job.request, defaultReplyTopic),
-      key: job.key,
-      value: JSON.stringify(reply),
-    },
-  };
-}
-
-function recordOutcome(
-  metrics: ChatqMetrics,
-  job: Job,
-  reply: ChatReply,
-  apiMs: number,
-  estimatedPromptTokens: number,
-) {
-  const model = job.model;
-  if (reply.status === "completed") metrics.requestsCompleted.inc({ model });
-  else metrics.requestsFailed.inc({ model, error_class: reply.error?.code ?? "unknown" });
-  if (reply.usage) {
-    metrics.tokens.inc({ model, kind: "prompt" }, reply.usage.prompt_tokens);
-    metrics.tokens.inc({ model, kind: "completion" }, reply.usage.completion_tokens);
-    metrics.tokensEstimated.inc({ model }, estimatedPromptTokens);
-  }
-  if (reply.cost_usd !== undefined) metrics.costUsd.inc({ model }, reply.cost_usd);
-  const e2eMs = Math.max(0, Date.now() - job.originMs);
-  metrics.endToEndLatency.observe({ priority: job.priority }, e2eMs / 1000);
-  metrics.addedLatency.observe({ priority: job.priority }, Math.max(0, e2eMs - apiMs) / 1000);
-}
-
-/** Waits for the work, but no longer than ms; its failure is not the shutdown's (it was logged where it happened). */
-async function within(work: Promise<unknown> | undefined, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    (work ?? Promise.resolve()).catch(() => undefined),
-    new Promise<void>((r) => {
-      timer = setTimeout(r, ms);
-    }),
-  ]);
-  clearTimeout(timer);
-}
-
-async function waitFor(cond: () => boolean, timeoutMs = Number.POSITIVE_INFINITY): Promise<boolean> {
-  const until = now() + timeoutMs;
-  while (!cond()) {
-    if (now() >= until) return false;
-    await sleep(20);
-  }
-  return true;
 }
