@@ -75,7 +75,10 @@ export async function runDemo(env: CliEnv, opts: { exitWhenDone: boolean }): Pro
   const logPath = join(stateDir, "demo-worker.log");
   const worker = spawnWorker(env, { apiKey, baseUrl }, logPath);
   say(`worker starting (its JSON log: ${logPath})`);
-  await worker.started;
+  await worker.started.catch(async () => {
+    await fake?.close();
+    quitBecauseWorkerDied(await worker.exited, worker, logPath);
+  });
   say(`worker ready: metrics http://127.0.0.1:${env.metricsPort}/metrics, health /readyz`);
 
   const samples = sampleRequests(fake !== undefined);
@@ -102,7 +105,21 @@ export async function runDemo(env: CliEnv, opts: { exitWhenDone: boolean }): Pro
   say(
     `published ${samples.length} requests and 1 malformed message to ${env.topics.requests}; replies follow:\n`,
   );
-  await done;
+  // A worker that dies (or waits on something) must not leave the demo hanging without a word.
+  const progress = setInterval(() => {
+    void readiness(env.metricsPort).then((ready) =>
+      say(
+        `… ${samples.length - answered} of ${samples.length} replies still to come; the worker's /readyz: ${ready}`,
+      ),
+    );
+  }, 15_000);
+  const ended = await Promise.race([done.then(() => undefined), worker.exited]);
+  clearInterval(progress);
+  if (ended !== undefined) {
+    await following.stop();
+    await fake?.close();
+    quitBecauseWorkerDied(ended, worker, logPath);
+  }
 
   say(`
 All ${samples.length} sample requests answered. Try it yourself${opts.exitWhenDone ? " (run `pnpm demo` to keep a worker running)" : ""}:
@@ -115,10 +132,18 @@ Any producer can publish: JSON to '${env.topics.requests}', key = conversation_i
 `);
   if (!opts.exitWhenDone) {
     say("Press Ctrl-C to stop the worker and exit.");
-    await new Promise<void>((r) => {
-      process.once("SIGINT", r);
-      process.once("SIGTERM", r);
-    });
+    const stopped = await Promise.race([
+      new Promise<undefined>((r) => {
+        process.once("SIGINT", () => r(undefined));
+        process.once("SIGTERM", () => r(undefined));
+      }),
+      worker.exited,
+    ]);
+    if (stopped !== undefined) {
+      await following.stop();
+      await fake?.close();
+      quitBecauseWorkerDied(stopped, worker, logPath);
+    }
   }
   await following.stop();
   worker.process.kill("SIGTERM");
@@ -163,20 +188,66 @@ function spawnWorker(env: CliEnv, api: { apiKey: string; baseUrl: string | undef
     fail = rej;
   });
   let pending = "";
+  const recent: string[] = [];
+  const remember = (chunk: Buffer) => {
+    for (const line of chunk.toString("utf8").split("\n")) if (line.trim()) recent.push(line);
+    recent.splice(0, Math.max(0, recent.length - 200));
+  };
   child.stdout?.on("data", (chunk: Buffer) => {
     log.write(chunk);
+    remember(chunk);
     pending += chunk.toString("utf8");
     if (pending.includes('"msg":"worker started"')) announce();
     pending = pending.slice(-4096);
   });
-  child.stderr?.on("data", (chunk: Buffer) => log.write(chunk));
+  child.stderr?.on("data", (chunk: Buffer) => {
+    log.write(chunk);
+    remember(chunk);
+  });
   const exited = new Promise<number | null>((r) =>
     child.on("exit", (code) => {
       fail(new Error(`the worker exited (${code}) before it started; see ${logPath}`));
       r(code);
     }),
   );
-  return { process: child, started, exited };
+  return { process: child, started, exited, lastWords: () => summarize(recent) };
+}
+
+/** Says why the worker died (its last error lines) and where its whole log is, then exits non-zero. */
+function quitBecauseWorkerDied(
+  code: number | null,
+  worker: { lastWords(): string[] },
+  logPath: string,
+): never {
+  const words = worker.lastWords();
+  say(`\nthe worker exited (code ${code}) before the demo was done.`);
+  if (words.length > 0) say(`its last words:\n${words.map((w) => `  ${w}`).join("\n")}`);
+  say(`its whole log: ${logPath}`);
+  process.exit(1);
+}
+
+/** The worker's /readyz, in one line (which check fails and why), or why it could not be read. */
+async function readiness(port: number): Promise<string> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2000) });
+    return `${res.status} ${JSON.stringify(await res.json())}`;
+  } catch (err) {
+    return `no answer (${(err as Error).message})`;
+  }
+}
+
+/** The last error-level lines of a JSON log (message and error), else its last lines as they are. */
+function summarize(lines: readonly string[]): string[] {
+  const errors: string[] = [];
+  for (const line of lines) {
+    try {
+      const entry = JSON.parse(line) as { level?: number; msg?: string; err?: { message?: string } };
+      if ((entry.level ?? 0) >= 50) errors.push([entry.msg, entry.err?.message].filter(Boolean).join(": "));
+    } catch {
+      // not JSON: a crash trace on stderr; the raw lines below show it
+    }
+  }
+  return (errors.length > 0 ? errors : lines).slice(-6);
 }
 
 function say(line: string): void {

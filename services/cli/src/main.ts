@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// chatq's operator CLI: `pnpm chatq <command>`. Commands: demo, publish, follow.
+// chatq's operator CLI: `pnpm chatq <command>`. Commands: demo, worker, fake, publish, follow.
 import { parseArgs } from "node:util";
 import type { Priority } from "@chatq/contracts";
 import { cliEnv } from "./cli-config.ts";
@@ -7,12 +7,17 @@ import { runDemo } from "./demo.ts";
 import { follow } from "./follow.ts";
 import { formatReply } from "./format-reply.ts";
 import { buildRequest, publishRequests } from "./publish.ts";
+import { localWorkerEnv, runService } from "./run-service.ts";
 
 const USAGE = `usage: chatq <command> [options]
 
   demo [--exit]                          start the fake API (unless OPENAI_API_KEY is set without
                                          OPENAI_BASE_URL) and a worker, publish sample requests,
                                          print the replies; --exit stops once they are answered
+  worker                                 run one worker in the foreground (pnpm worker); configured by
+                                         the environment (README: Configuration), with the local
+                                         stack's KAFKA_BROKERS, DATABASE_URL, REDIS_URL by default
+  fake [--port 8089 ...]                 run the fake OpenAI API (pnpm fake; flags: its README)
   publish [options] <message>            publish one chat request
       --conversation <id>  --system <text>  --model <name>  --tenant <id>
       --priority interactive|batch  --max-tokens <n>
@@ -34,6 +39,12 @@ try {
       process.exit(0);
       break;
     }
+    case "worker":
+      process.exit(await runService("worker", rest, localWorkerEnv(process.env)));
+      break;
+    case "fake":
+      process.exit(await runService("fake", rest, process.env));
+      break;
     case "publish": {
       const { values, positionals } = parseArgs({
         args: rest,
