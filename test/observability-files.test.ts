@@ -180,6 +180,7 @@ describe("Prometheus files", () => {
         "ChatqRateLimited429High",
         "ChatqBudgetNearlyExhausted",
         "ChatqPausedForAuth",
+        "ChatqApiCircuitOpen",
         "ChatqWorkerDown",
       ]),
     );

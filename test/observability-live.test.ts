@@ -481,6 +481,36 @@ describe("what SREs see, live: Prometheus scraping a worker under load", () => {
     );
   });
 
+  it("an API outage opens the model's circuit and pages (ChatqApiCircuitOpen); the page resolves when the API is back", async () => {
+    const failedBefore = await metricValue(metricsUrl, "chatq_requests_failed_total", {
+      error_class: "server_error",
+    });
+    fake.configure({ errorRate: 1 });
+    await publisher.publish(
+      Array.from({ length: 10 }, (_, i) => ({
+        request_id: `${s.id}-outage-${i}`,
+        messages: user(`is the API up? ${i}`),
+        params: { max_tokens: 16 },
+      })),
+    );
+    expect(await waitForFiring(prom, ["ChatqApiCircuitOpen"], 30_000)).toEqual(
+      allFiring(["ChatqApiCircuitOpen"]),
+    );
+    expect(await scalarOf(prom, `chatq_consumption_paused{reason="api_outage"}`)).toBe(1);
+    fake.configure({ errorRate: 0 });
+    await waitUntil(
+      "ChatqApiCircuitOpen resolves once the API answers",
+      async () =>
+        (await prom.alerts()).some((a) => a.labels.alertname === "ChatqApiCircuitOpen") ? undefined : true,
+      30_000,
+    );
+    // Nothing failed for it: the calls went back behind the circuit. (They are answered after the backlog the
+    // tests above left, far behind them at this key's 240 RPM.)
+    expect(
+      await metricValue(metricsUrl, "chatq_requests_failed_total", { error_class: "server_error" }),
+    ).toBe(failedBefore);
+  });
+
   it("a stopped worker pages (ChatqWorkerDown)", async () => {
     expect(await worker.stop("SIGTERM")).toBe(0);
     expect(await waitForFiring(prom, ["ChatqWorkerDown"], 30_000)).toEqual(allFiring(["ChatqWorkerDown"]));

@@ -1,6 +1,12 @@
 import { DEAD_LETTER_CODES, REJECT_CODES } from "@chatq/contracts";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import { ATTEMPT_OUTCOMES, ERROR_CLASSES, PAUSE_REASONS, TOKEN_KINDS } from "./label-values.ts";
+import {
+  ATTEMPT_OUTCOMES,
+  CIRCUIT_STATES,
+  ERROR_CLASSES,
+  PAUSE_REASONS,
+  TOKEN_KINDS,
+} from "./label-values.ts";
 
 /**
  * Every chatq metric name, spelled once. Dashboards, alerts and the README refer to these;
@@ -294,7 +300,13 @@ export function primeSeries(
     metrics.tokensEstimated.inc({ model }, 0);
     metrics.costUsd.inc({ model }, 0);
     metrics.openaiRateLimited.inc({ model }, 0);
-    metrics.circuitOpen.set({ circuit: model }, 0);
+    primeCircuit(metrics, model);
   }
-  metrics.circuitOpen.set({ circuit: "account" }, 0);
+  primeCircuit(metrics, "account");
+}
+
+function primeCircuit(metrics: ChatqMetrics, circuit: string): void {
+  metrics.circuitOpen.set({ circuit }, 0);
+  metrics.circuitWaiting.set({ circuit }, 0);
+  for (const state of CIRCUIT_STATES) metrics.circuitTransitions.inc({ circuit, state }, 0);
 }

@@ -163,8 +163,9 @@ export async function answerWithRetries(
           continue;
         }
       } else {
-        // The API answered (a 400, a 429): it is up, whatever this request's fault.
-        modelGate.succeeded(modelAdmission);
+        // This request's own answer (a 400, a 429 of an overspent budget) says nothing about whether the model
+        // serves: neither a success nor a failure for its circuit (a trial passes to the next waiter).
+        modelGate.abandoned(modelAdmission);
       }
       if (error.code === "rate_limited") {
         deps.events.emit("rate_limited", { model });
