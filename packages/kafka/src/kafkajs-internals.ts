@@ -1,0 +1,49 @@
+import { createRequire } from "node:module";
+
+/**
+ * kafkajs's record-batch decoder and byte Decoder are not part of its public API; chatq's patch
+ * (patches/kafkajs@2.2.4.patch) changes the first, and tests and benchmarks drive it directly. Only tests,
+ * tools and benchmarks import this module.
+ */
+const require = createRequire(import.meta.url);
+
+export interface DecodedRecord {
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, Buffer | Buffer[]>;
+  undecodable?: { lastOffset: string; reason: string };
+}
+export interface ByteDecoder {
+  offset: number;
+  buffer: Buffer;
+}
+
+export const RecordBatchDecoder = require("kafkajs/src/protocol/recordBatch/v0/decoder.js") as (
+  decoder: ByteDecoder,
+) => Promise<{
+  firstOffset: string;
+  lastOffsetDelta: number;
+  records: DecodedRecord[];
+  undecodable?: unknown;
+}>;
+export const Decoder = require("kafkajs/src/protocol/decoder.js") as new (buffer: Buffer) => ByteDecoder;
+/** One partition's record set, as the Fetch v4+ responses carry it. */
+export const decodeMessages = require("kafkajs/src/protocol/requests/fetch/v4/decodeMessages.js") as (
+  decoder: ByteDecoder,
+) => Promise<DecodedRecord[]>;
+export const FetchV11Response = require("kafkajs/src/protocol/requests/fetch/v11/response.js") as {
+  decode(raw: Buffer): Promise<{
+    responses: { topicName: string; partitions: { partition: number; messages: DecodedRecord[] }[] }[];
+  }>;
+};
+export const Batch = require("kafkajs/src/consumer/batch.js") as new (
+  topic: string,
+  fetchedOffset: string,
+  partitionData: {
+    partition: number;
+    highWatermark: string;
+    messages: DecodedRecord[];
+    abortedTransactions: [];
+  },
+) => { messages: DecodedRecord[]; lastOffset(): string; isEmpty(): boolean; firstOffset(): string | null };
