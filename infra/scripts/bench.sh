@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 name="${1:-}"
 shift || true
-node_run() { node --disable-warning=TimeoutNegativeWarning "$@"; }
+node_run() { node "$@"; }
 case "$name" in
   worker)    bash infra/local/stack-up.sh >/dev/null; node_run test/bench/worker-load.ts --preset throughput "$@" ;;
   ratelimit)

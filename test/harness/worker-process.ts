@@ -22,7 +22,7 @@ export function spawnWorker(
 ): WorkerProcess {
   const proc = spawn(
     process.execPath,
-    ["--disable-warning=TimeoutNegativeWarning", resolve(repoRoot, "services/worker/src/main.ts")],
+    [resolve(repoRoot, "services/worker/src/main.ts")],
     {
       cwd: repoRoot,
       env: {

@@ -47,3 +47,50 @@ export const Batch = require("kafkajs/src/consumer/batch.js") as new (
     abortedTransactions: [];
   },
 ) => { messages: DecodedRecord[]; lastOffset(): string; isEmpty(): boolean; firstOffset(): string | null };
+
+export interface ByteEncoder {
+  buffer: Buffer;
+  writeInt8(v: number): ByteEncoder;
+  writeInt16(v: number): ByteEncoder;
+  writeInt32(v: number): ByteEncoder;
+  writeInt64(v: number | string): ByteEncoder;
+  writeString(v: string): ByteEncoder;
+  writeBytes(v: Buffer): ByteEncoder;
+  writeBuffer(v: Buffer): ByteEncoder;
+}
+export const Encoder = require("kafkajs/src/protocol/encoder.js") as new () => ByteEncoder;
+export const { RecordBatch: encodeRecordBatch } = require("kafkajs/src/protocol/recordBatch/v0/index.js") as {
+  RecordBatch(opts: {
+    compression?: number;
+    firstOffset?: unknown;
+    lastOffsetDelta?: number;
+    records: unknown[];
+  }): Promise<ByteEncoder>;
+};
+export const encodeRecord = require("kafkajs/src/protocol/recordBatch/record/v0/index.js") as (r: {
+  offsetDelta: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers?: Record<string, Buffer>;
+}) => unknown;
+export const Long = require("kafkajs/src/utils/long.js") as { fromValue(v: number | string): unknown };
+export const RequestQueue = require("kafkajs/src/network/requestQueue/index.js") as new (opts: {
+  maxInFlightRequests: number | null;
+  requestTimeout: number;
+  enforceRequestTimeout: boolean;
+  clientId: string;
+  broker: string;
+  logger: { debug(...a: unknown[]): void; warn(...a: unknown[]): void };
+}) => {
+  throttleCheckTimeoutId: unknown;
+  throttledUntil: number;
+  pending: unknown[];
+  maybeThrottle(ms: number): void;
+  checkPendingRequests(): void;
+  push(r: {
+    entry: { correlationId: number; resolve(): void; reject(): void };
+    expectResponse: boolean;
+    sendRequest(): void;
+  }): void;
+  destroy(): void;
+};

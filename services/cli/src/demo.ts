@@ -11,8 +11,6 @@ import { formatReply } from "./format-reply.ts";
 import { buildRequest, publishRequests } from "./publish.ts";
 
 const repoRoot = resolve(import.meta.dirname, "../../..");
-// kafkajs 2.2.4 sets a negative timer on Node 24 (harmless, known); silence that one warning, no other.
-const NODE_FLAGS = ["--disable-warning=TimeoutNegativeWarning"];
 
 /** A short multi-turn conversation, two single questions (one batch), and one message the worker must refuse. */
 function sampleRequests(useFakeMarkers: boolean): { label: string; request: ChatRequest }[] {
@@ -138,7 +136,7 @@ function spawnWorker(env: CliEnv, api: { apiKey: string; baseUrl: string | undef
   const log = createWriteStream(logPath, { flags: "a" });
   const child: ChildProcess = spawn(
     process.execPath,
-    [...NODE_FLAGS, join(repoRoot, "services/worker/src/main.ts")],
+    [join(repoRoot, "services/worker/src/main.ts")],
     {
       cwd: repoRoot,
       env: {
