@@ -189,7 +189,11 @@ describe("kafkajs patch: the request queue (kafkajs #1751, #1704)", () => {
     expect(sent).toBe(false);
     expect(q.throttleCheckTimeoutId).not.toBeNull();
     await new Promise<void>((resolve) => {
-      const poll = setInterval(() => sent && (clearInterval(poll), resolve()), 5);
+      const poll = setInterval(() => {
+        if (!sent) return;
+        clearInterval(poll);
+        resolve();
+      }, 5);
     });
     expect(q.pending).toHaveLength(0);
     expect(q.throttleCheckTimeoutId).toBeNull();
