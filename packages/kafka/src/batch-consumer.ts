@@ -8,6 +8,13 @@ export interface InRecord {
   value: Buffer | null;
   headers: Record<string, string>;
   timestampMs: number;
+  /**
+   * Set when this record stands for a whole record batch the client could not decode (a codec it lacks, bytes
+   * that do not decompress, records that do not parse): `offset` is the range's first offset, `lastOffset` its
+   * last, `value` the batch's raw bytes (or null). It arrives in offset order with the partition's other records;
+   * finishing it finishes the range.
+   */
+  undecodable?: { lastOffset: string; reason: string };
 }
 
 export interface TopicPartitionOffset {
@@ -107,7 +114,7 @@ function toRecord(topic: string, partition: number, m: KafkaMessage): InRecord {
     if (v === undefined) continue;
     headers[k] = Array.isArray(v) ? v.map(String).join(",") : v.toString();
   }
-  return {
+  const record: InRecord = {
     topic,
     partition,
     offset: m.offset,
@@ -116,4 +123,7 @@ function toRecord(topic: string, partition: number, m: KafkaMessage): InRecord {
     headers,
     timestampMs: Number(m.timestamp),
   };
+  // Set by chatq's kafkajs patch (patches/kafkajs@2.2.4.patch) on the marker of an undecodable batch.
+  if ("undecodable" in m && m.undecodable) record.undecodable = { ...m.undecodable };
+  return record;
 }

@@ -12,6 +12,7 @@ import { deadLetterRecord } from "./dead-letter.ts";
 import type { Effect } from "./effects.ts";
 import { type Job, replyTopicOf } from "./job.ts";
 import { isPermanentStoreError } from "./retry-through-outage.ts";
+import { undecodableBatchEffect } from "./undecodable-batch.ts";
 
 export interface IntakeDeps {
   limits: DecodeLimits;
@@ -24,6 +25,7 @@ export interface IntakeDeps {
   pushEffect: (effect: Effect) => void;
   schedule: (job: Job) => void;
   now: () => number;
+  log: { warn(obj: object, msg?: string): void };
 }
 
 /**
@@ -33,6 +35,14 @@ export interface IntakeDeps {
 export async function intake(records: readonly InRecord[], deps: IntakeDeps): Promise<void> {
   const jobs: Job[] = [];
   for (const record of records) {
+    if (record.undecodable) {
+      const effect = undecodableBatchEffect(
+        { ...record, undecodable: record.undecodable },
+        { deadLetterTopic: deps.topics.deadLetter, metrics: deps.metrics, log: deps.log },
+      );
+      deps.pushEffect(effect);
+      continue;
+    }
     deps.metrics.requestsConsumed.inc({ topic: record.topic });
     const decoded = decodeChatRequest(record.value, deps.limits);
     if (!decoded.ok) {

@@ -292,11 +292,13 @@ export async function startWorker(
     },
     schedule,
     now,
+    log,
   };
   let intakeChain: Promise<void> = Promise.resolve();
   const onRecords = (records: InRecord[]) => {
     if (stopping) return;
-    const fresh = records.filter((r) => tracker.track(r.partition, r.offset));
+    // An undecodable batch arrives as one record for its whole range: finishing it commits past the range.
+    const fresh = records.filter((r) => tracker.track(r.partition, r.offset, r.undecodable?.lastOffset));
     if (fresh.length === 0) return;
     intakeQueued += fresh.length;
     checkBackpressure();
