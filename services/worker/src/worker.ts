@@ -83,7 +83,9 @@ export async function startWorker(
     ]);
     if (created.length > 0) log.info({ topics: created }, "topics created");
   }
-  const producer: RecordProducer = await createRecordProducer(kafka);
+  const producer: RecordProducer = await createRecordProducer(kafka, {
+    compression: config.kafka.compression,
+  });
 
   const limiter: RateLimiter = await createRateLimiter({
     limits: config.rateLimit.limits,
