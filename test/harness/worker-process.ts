@@ -11,6 +11,8 @@ export interface WorkerProcess {
   metricsUrl: Promise<string>;
   /** Resolves with the exit code. */
   exited: Promise<number | null>;
+  /** Everything the process wrote to stderr so far (Node's warnings land here). */
+  stderr(): string;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -94,6 +96,7 @@ export function spawnWorker(
       }),
     ]),
     exited,
+    stderr: () => stderr,
     async stop(signal = "SIGTERM") {
       if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
       proc.kill(signal);

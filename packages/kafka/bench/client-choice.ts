@@ -4,22 +4,12 @@
 //   3. what each client's decoder does with a corrupt batch between two good ones.
 // Hold the load lock:  flock /tmp/chatq-load.lock ./node_modules/.bin/node packages/kafka/bench/client-choice.ts
 // Options: --messages N (100000), --codecs none,gzip,... (all), --settle-runs N (3).
-import { readdirSync, statSync } from "node:fs";
-import { homedir } from "node:os";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Consumer, Reader, readRecordsBatches } from "@platformatic/kafka";
-import {
-  COMPRESSIONS,
-  type Compression,
-  createBatchConsumer,
-  createKafka,
-  createRecordProducer,
-  ensureTopics,
-} from "../src/index.ts";
+import { COMPRESSIONS, type Compression, createBatchConsumer, ensureTopics } from "../src/index.ts";
 import { Decoder, decodeMessages } from "../src/kafkajs-internals.ts";
 import { corruptBatchBetweenGoodOnes } from "./corrupt-batch.ts";
-import { chatJson } from "./sample-records.ts";
+import { benchKafka, brokers, bytesOnDisk, consumeWithKafkajs, fillTopic } from "./topic-io.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -30,67 +20,12 @@ const { values: args } = parseArgs({
 });
 const N = Number(args.messages);
 const codecs = (args.codecs ?? "").split(",") as Compression[];
-const brokers = (process.env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(",");
-const dataDir = process.env.KAFKA_DATA_DIR ?? join(homedir(), ".local/state/chatq/kafka/data");
 const PARTITIONS = 6;
 const run = Date.now().toString(36);
-const quiet = { debug() {}, info() {}, warn() {}, error() {} };
-const kafka = createKafka({ brokers, clientId: "bench-client-choice", log: quiet });
+const kafka = benchKafka("bench-client-choice");
 const admin = kafka.admin();
 await admin.connect();
 const created: string[] = [];
-
-function bytesOnDisk(topic: string): number {
-  let total = 0;
-  for (let p = 0; p < PARTITIONS; p++) {
-    const dir = join(dataDir, `${topic}-${p}`);
-    for (const f of readdirSync(dir)) if (f.endsWith(".log")) total += statSync(join(dir, f)).size;
-  }
-  return total;
-}
-
-async function fill(
-  codec: Compression,
-): Promise<{ topic: string; produceMs: number; bytes: number; raw: number }> {
-  const topic = `bench-clients-${codec}-${run}`;
-  await ensureTopics(kafka, [{ name: topic, partitions: PARTITIONS }]);
-  created.push(topic);
-  const producer = await createRecordProducer(kafka, { compression: codec });
-  const t0 = performance.now();
-  let raw = 0;
-  for (let i = 0; i < N; i += 500) {
-    const records = Array.from({ length: Math.min(500, N - i) }, (_, j) => {
-      const value = chatJson(i + j, 1000);
-      raw += value.length;
-      return { topic, key: `c-${(i + j) % 97}`, value };
-    });
-    await producer.send(records);
-  }
-  const produceMs = performance.now() - t0;
-  await producer.disconnect();
-  return { topic, produceMs, bytes: bytesOnDisk(topic), raw };
-}
-
-async function consumeKafkajs(topic: string): Promise<number> {
-  const consumer = createBatchConsumer(kafka, {
-    groupId: `bench-kafkajs-${topic}`,
-    topic,
-    sessionTimeoutMs: 10_000,
-    heartbeatIntervalMs: 1_000,
-  });
-  let seen = 0;
-  let t0 = 0;
-  const done = new Promise<number>((resolve) => {
-    void consumer.start((records) => {
-      if (seen === 0) t0 = performance.now();
-      seen += records.length;
-      if (seen >= N) resolve(performance.now() - t0);
-    });
-  });
-  const ms = await done;
-  await consumer.disconnect();
-  return ms;
-}
 
 function platformaticConsumer(groupId: string) {
   return new Consumer({
@@ -105,7 +40,7 @@ function platformaticConsumer(groupId: string) {
 }
 
 async function consumePlatformatic(topic: string): Promise<number> {
-  const consumer = platformaticConsumer(`bench-platformatic-${topic}`);
+  const consumer = platformaticConsumer(`bench-platformatic-${topic}-${Math.random().toString(36).slice(2)}`);
   const stream = await consumer.consume({ topics: [topic], mode: "earliest", autocommit: false });
   let seen = 0;
   let t0 = 0;
@@ -123,7 +58,11 @@ async function consumePlatformatic(topic: string): Promise<number> {
 }
 
 /** Three members; time from the third one's start until every partition is owned by exactly one member. */
-async function settle(client: "kafkajs" | "platformatic", topic: string): Promise<number> {
+async function settle(
+  client: "kafkajs" | "platformatic",
+  topic: string,
+  maxWaitTimeMs?: number,
+): Promise<number> {
   const groupId = `bench-settle-${client}-${Math.random().toString(36).slice(2)}`;
   const owned = new Map<number, number[]>();
   const settled = () => {
@@ -139,6 +78,7 @@ async function settle(client: "kafkajs" | "platformatic", topic: string): Promis
         topic,
         sessionTimeoutMs: 10_000,
         heartbeatIntervalMs: 1_000,
+        ...(maxWaitTimeMs !== undefined && { maxWaitTimeMs }),
       });
       c.onAssignment((partitions) => {
         owned.set(member, partitions);
@@ -186,24 +126,45 @@ async function settle(client: "kafkajs" | "platformatic", topic: string): Promis
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString("en");
-console.log(`consume ${fmt(N)} messages of ~1 kB on ${PARTITIONS} partitions (one consumer, fresh group)`);
+console.log(
+  `consume ${fmt(N)} messages of ~1 kB on ${PARTITIONS} partitions (one consumer, fresh group; median of 3)`,
+);
 console.log("codec   produce msg/s (kafkajs)   on disk MB (raw MB)   kafkajs msg/s   platformatic msg/s");
 for (const codec of codecs) {
-  const { topic, produceMs, bytes, raw } = await fill(codec);
-  const kj = await consumeKafkajs(topic);
-  const pf = await consumePlatformatic(topic);
+  const topic = `bench-clients-${codec}-${run}`;
+  created.push(topic);
+  const { produceMs, rawBytes } = await fillTopic(kafka, topic, {
+    partitions: PARTITIONS,
+    count: N,
+    bytes: 1000,
+    compression: codec,
+  });
+  const bytes = bytesOnDisk(topic, PARTITIONS);
+  // Alternating, three reads each, the median: one read is at the mercy of whatever else runs on 2 cores.
+  const kjRuns: number[] = [];
+  const pfRuns: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    kjRuns.push(await consumeWithKafkajs(kafka, topic, N));
+    pfRuns.push(await consumePlatformatic(topic));
+  }
+  const kj = median(kjRuns);
+  const pf = median(pfRuns);
   console.log(
-    `${codec.padEnd(7)} ${fmt(N / (produceMs / 1000)).padStart(23)}   ${(bytes / 1e6).toFixed(1).padStart(10)} (${(raw / 1e6).toFixed(1)})   ${fmt(N / (kj / 1000)).padStart(13)}   ${fmt(N / (pf / 1000)).padStart(18)}`,
+    `${codec.padEnd(7)} ${fmt(N / (produceMs / 1000)).padStart(23)}   ${bytes === undefined ? "n/a".padStart(10) : (bytes / 1e6).toFixed(1).padStart(10)} (${(rawBytes / 1e6).toFixed(1)})   ${fmt(N / (kj / 1000)).padStart(13)}   ${fmt(N / (pf / 1000)).padStart(18)}`,
   );
 }
 
 const settleTopic = `bench-settle-${run}`;
 await ensureTopics(kafka, [{ name: settleTopic, partitions: PARTITIONS }]);
 created.push(settleTopic);
-for (const client of ["kafkajs", "platformatic"] as const) {
+for (const [client, label, maxWait] of [
+  ["kafkajs", "kafkajs, maxWaitTime 5,000 ms (its default)", 5_000],
+  ["kafkajs", "kafkajs, maxWaitTime 1,000 ms", 1_000],
+  ["platformatic", "platformatic (defaults)", undefined],
+] as const) {
   const runs: number[] = [];
-  for (let i = 0; i < Number(args["settle-runs"]); i++) runs.push(await settle(client, settleTopic));
-  console.log(`group of 3 settles after a join, ${client}: ${runs.map((ms) => `${fmt(ms)} ms`).join(", ")}`);
+  for (let i = 0; i < Number(args["settle-runs"]); i++) runs.push(await settle(client, settleTopic, maxWait));
+  console.log(`group of 3 settles after a join, ${label}: ${runs.map((ms) => `${fmt(ms)} ms`).join(", ")}`);
 }
 
 // The same bytes to both decoders: a good batch, a corrupt zstd batch, a good batch.
@@ -228,6 +189,10 @@ try {
 
 await admin.deleteTopics({ topics: created });
 await admin.disconnect();
+
+function median(xs: number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+}
 
 function withSize(b: Buffer): Buffer {
   const size = Buffer.alloc(4);

@@ -33,6 +33,12 @@ export interface BatchConsumerOptions {
   maxBytes?: number;
   maxBytesPerPartition?: number;
   fromBeginning?: boolean;
+  /**
+   * How long the broker may hold an idle fetch. kafkajs heartbeats only between fetches, so this bounds how long
+   * an idle member takes to notice a rebalance: a group of 3 settled 5.0 s after a join at kafkajs's 5,000 ms
+   * (packages/kafka/bench/client-choice.ts).
+   */
+  maxWaitTimeMs?: number;
 }
 
 export interface BatchConsumer {
@@ -53,6 +59,8 @@ export interface BatchConsumer {
   disconnect(): Promise<void>;
 }
 
+const DEFAULT_MAX_WAIT_MS = 5_000;
+
 export function createBatchConsumer(kafka: Kafka, opts: BatchConsumerOptions): BatchConsumer {
   const consumer: Consumer = kafka.consumer({
     groupId: opts.groupId,
@@ -61,6 +69,7 @@ export function createBatchConsumer(kafka: Kafka, opts: BatchConsumerOptions): B
     maxBytes: opts.maxBytes ?? 1024 * 1024,
     maxBytesPerPartition: opts.maxBytesPerPartition ?? 256 * 1024,
     allowAutoTopicCreation: false,
+    maxWaitTimeInMs: opts.maxWaitTimeMs ?? DEFAULT_MAX_WAIT_MS,
   });
   const assignmentListeners: ((partitions: number[]) => void)[] = [];
   const crashListeners: ((error: Error, restart: boolean) => void)[] = [];
