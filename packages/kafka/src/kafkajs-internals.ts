@@ -94,3 +94,14 @@ export const RequestQueue = require("kafkajs/src/network/requestQueue/index.js")
   }): void;
   destroy(): void;
 };
+
+interface ConsumerGroupLike {
+  logger: { info(...a: unknown[]): void };
+  subscriptionState: { resume(tp: unknown[]): void };
+}
+export const ConsumerGroup = require("kafkajs/src/consumer/consumerGroup.js") as {
+  prototype: {
+    sleepUntilResumed(this: ConsumerGroupLike, ms: number): Promise<void>;
+    resume(this: ConsumerGroupLike, topicPartitions: unknown[]): void;
+  };
+};

@@ -1,10 +1,11 @@
 import { promisify } from "node:util";
 import { zstdCompress } from "node:zlib";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { registerCodecs } from "./codecs.ts";
 import {
   Batch,
   type ByteEncoder,
+  ConsumerGroup,
   type DecodedRecord,
   Decoder,
   Encoder,
@@ -198,5 +199,27 @@ describe("kafkajs patch: the request queue (kafkajs #1751, #1704)", () => {
     expect(q.pending).toHaveLength(0);
     expect(q.throttleCheckTimeoutId).toBeNull();
     q.destroy();
+  });
+});
+
+describe("kafkajs patch: a fetch loop asleep because every partition is paused", () => {
+  it("wakes up when the consumer resumes, not when its maxWaitTime runs out", async () => {
+    // Fake timers: the 60 s sleep can only end through resume().
+    vi.useFakeTimers();
+    try {
+      const group = { logger: { info: () => {} }, subscriptionState: { resume: () => {} } };
+      let woke = false;
+      const asleep = ConsumerGroup.prototype.sleepUntilResumed.call(group, 60_000).then(() => {
+        woke = true;
+      });
+      await Promise.resolve();
+      expect(woke).toBe(false);
+      ConsumerGroup.prototype.resume.call(group, [{ topic: "t" }]);
+      await asleep;
+      expect(woke).toBe(true);
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
