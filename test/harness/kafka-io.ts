@@ -127,7 +127,7 @@ function headersOf(h: IHeaders | undefined): Record<string, string> {
   return out;
 }
 
-async function until(done: () => boolean, timeoutMs: number, why: () => string): Promise<void> {
+export async function until(done: () => boolean, timeoutMs: number, why: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!done()) {
     if (Date.now() > deadline) throw new Error(why());
