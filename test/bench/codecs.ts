@@ -12,7 +12,7 @@ import { freePort, spawnWorker } from "../harness/worker-process.ts";
 
 const { values } = parseArgs({
   options: {
-    backlog: { type: "string", default: "10000" },
+    backlog: { type: "string", default: "20000" },
     bytes: { type: "string", default: "1000" },
     codecs: { type: "string", default: COMPRESSIONS.join(",") },
   },
