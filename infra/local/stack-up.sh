@@ -326,6 +326,13 @@ redis_up() {
   echo "redis: started in $(since "$t0")"
 }
 
+# ---------------------------------------------------------------- tools
+# kcat (librdkafka's CLI): the tests produce with it as a non-kafkajs client, and people use it to look at topics.
+tools_up() {
+  command -v kcat >/dev/null || apt_install kcat
+  command -v kcat >/dev/null || die "kcat not found even after installing it"
+}
+
 # ---------------------------------------------------------------- main
 case "${1:-}" in
   "") ;;
@@ -337,6 +344,7 @@ take_lock
 kafka_up
 pg_up
 redis_up
+tools_up
 echo "KAFKA_BROKERS=${KAFKA_BROKERS:-$DEFAULT_KAFKA_BROKERS}"
 echo "DATABASE_URL=${DATABASE_URL:-$DEFAULT_DATABASE_URL}"
 echo "REDIS_URL=${REDIS_URL:-$DEFAULT_REDIS_URL}"

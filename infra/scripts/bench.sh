@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 name="${1:-}"
 shift || true
-node_run() { node --disable-warning=TimeoutNegativeWarning "$@"; }
+node_run() { node "$@"; }
 case "$name" in
   worker)    bash infra/local/stack-up.sh >/dev/null; node_run test/bench/worker-load.ts --preset throughput "$@" ;;
   ratelimit)
@@ -12,13 +12,21 @@ case "$name" in
     node_run test/bench/worker-load.ts --preset small-budget "$@"
     node_run test/bench/worker-load.ts --preset small-tpm "$@"
     node_run test/bench/worker-load.ts --preset high-volume "$@" ;;
+  codecs)    bash infra/local/stack-up.sh >/dev/null; node_run test/bench/codecs.ts "$@" ;;
+  kafka-clients)
+    bash infra/local/stack-up.sh >/dev/null
+    node_run packages/kafka/bench/codec-candidates.ts
+    node_run packages/kafka/bench/producer-codecs.ts
+    node_run packages/kafka/bench/client-choice.ts ;;
   limiter)   pnpm --filter @chatq/ratelimit bench "$@" ;;
   store)     pnpm --filter @chatq/store bench "$@" ;;
   fake)      pnpm --filter @chatq/fake-openai bench "$@" ;;
   *)
-    echo "usage: pnpm bench worker|ratelimit|limiter|store|fake [options]" >&2
+    echo "usage: pnpm bench worker|ratelimit|codecs|kafka-clients|limiter|store|fake [options]" >&2
     echo "  worker     one worker, 50 ms API latency, no rate limit: answered requests/s" >&2
     echo "  ratelimit  3 workers on a small shared budget (RPM use, 429 share), then the high-volume tier" >&2
+    echo "  codecs     one worker reading a backlog in each Kafka codec vs uncompressed (fake API at 0 ms)" >&2
+    echo "  kafka-clients  codec libraries; producer codecs for replies; kafkajs vs @platformatic/kafka" >&2
     echo "  limiter    the rate limiter alone: acquisitions/s and added latency, vs bottleneck" >&2
     echo "  store      Postgres writes: outcomes/s per batch size" >&2
     echo "  fake       the fake OpenAI server's own ceiling" >&2

@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 [ -x node_modules/.bin/node ] || pnpm install --frozen-lockfile --reporter=append-only
 bash infra/local/stack-up.sh
-exec node --disable-warning=TimeoutNegativeWarning services/cli/src/main.ts demo "$@"
+exec node services/cli/src/main.ts demo "$@"

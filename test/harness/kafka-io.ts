@@ -1,3 +1,5 @@
+// chatq's codecs (snappy, lz4, zstd) registered into kafkajs: the worker's replies may use any of them.
+import "@chatq/kafka";
 import type { ChatReply, ChatRequest } from "@chatq/contracts";
 import { type Consumer, type IHeaders, Kafka, logLevel, Partitioners, type Producer } from "kafkajs";
 import type { Scenario } from "./names.ts";
@@ -125,7 +127,7 @@ function headersOf(h: IHeaders | undefined): Record<string, string> {
   return out;
 }
 
-async function until(done: () => boolean, timeoutMs: number, why: () => string): Promise<void> {
+export async function until(done: () => boolean, timeoutMs: number, why: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!done()) {
     if (Date.now() > deadline) throw new Error(why());

@@ -11,6 +11,8 @@ export interface WorkerProcess {
   metricsUrl: Promise<string>;
   /** Resolves with the exit code. */
   exited: Promise<number | null>;
+  /** Everything the process wrote to stderr so far (Node's warnings land here). */
+  stderr(): string;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -20,38 +22,34 @@ export function spawnWorker(
   openaiBaseUrl: string,
   env: Record<string, string> = {},
 ): WorkerProcess {
-  const proc = spawn(
-    process.execPath,
-    ["--disable-warning=TimeoutNegativeWarning", resolve(repoRoot, "services/worker/src/main.ts")],
-    {
-      cwd: repoRoot,
-      env: {
-        PATH: process.env.PATH ?? "",
-        KAFKA_BROKERS: s.services.kafkaBrokers.join(","),
-        DATABASE_URL: s.services.databaseUrl,
-        DATABASE_SCHEMA: s.schema,
-        REDIS_URL: s.services.redisUrl,
-        RATELIMIT_KEY_PREFIX: s.redisPrefix,
-        OPENAI_API_KEY: "sk-chatq-test",
-        OPENAI_BASE_URL: openaiBaseUrl,
-        OPENAI_RPM: "0",
-        OPENAI_TPM: "0",
-        TOPIC_REQUESTS: s.topics.requests,
-        TOPIC_REPLIES: s.topics.replies,
-        TOPIC_DLQ: s.topics.deadLetter,
-        TOPIC_PARTITIONS: "6",
-        KAFKA_GROUP_ID: s.groupId,
-        KAFKA_SESSION_TIMEOUT_MS: "10000",
-        KAFKA_HEARTBEAT_INTERVAL_MS: "1000",
-        METRICS_PORT: "0",
-        METRICS_HOST: "127.0.0.1",
-        LAG_REFRESH_MS: "1000",
-        LOG_LEVEL: "info",
-        ...env,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
+  const proc = spawn(process.execPath, [resolve(repoRoot, "services/worker/src/main.ts")], {
+    cwd: repoRoot,
+    env: {
+      PATH: process.env.PATH ?? "",
+      KAFKA_BROKERS: s.services.kafkaBrokers.join(","),
+      DATABASE_URL: s.services.databaseUrl,
+      DATABASE_SCHEMA: s.schema,
+      REDIS_URL: s.services.redisUrl,
+      RATELIMIT_KEY_PREFIX: s.redisPrefix,
+      OPENAI_API_KEY: "sk-chatq-test",
+      OPENAI_BASE_URL: openaiBaseUrl,
+      OPENAI_RPM: "0",
+      OPENAI_TPM: "0",
+      TOPIC_REQUESTS: s.topics.requests,
+      TOPIC_REPLIES: s.topics.replies,
+      TOPIC_DLQ: s.topics.deadLetter,
+      TOPIC_PARTITIONS: "6",
+      KAFKA_GROUP_ID: s.groupId,
+      KAFKA_SESSION_TIMEOUT_MS: "10000",
+      KAFKA_HEARTBEAT_INTERVAL_MS: "1000",
+      METRICS_PORT: "0",
+      METRICS_HOST: "127.0.0.1",
+      LAG_REFRESH_MS: "1000",
+      LOG_LEVEL: "info",
+      ...env,
     },
-  );
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   // A test run that dies must not leave workers consuming behind it.
   const killOnExit = () => proc.kill("SIGKILL");
   process.once("exit", killOnExit);
@@ -98,6 +96,7 @@ export function spawnWorker(
       }),
     ]),
     exited,
+    stderr: () => stderr,
     async stop(signal = "SIGTERM") {
       if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
       proc.kill(signal);

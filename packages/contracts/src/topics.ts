@@ -17,13 +17,22 @@ export const DLQ_HEADERS = {
   sourceTopic: "chatq-source-topic",
   sourcePartition: "chatq-source-partition",
   sourceOffset: "chatq-source-offset",
+  /** Only on an `undecodable_batch` dead letter: the last offset of the range it stands for (sourceOffset the first). */
+  sourceLastOffset: "chatq-source-last-offset",
   firstSeenAt: "chatq-first-seen-at",
   requestId: "chatq-request-id",
 } as const;
 
 /**
  * Every chatq-error-code a dead letter can carry: the intake refusals, `store_refused` for a request the
- * database refused for good, and `publish_refused` for one whose reply Kafka refused for good (too large…).
+ * database refused for good, `publish_refused` for one whose reply Kafka refused for good (too large…), and
+ * `undecodable_batch` for a record batch the Kafka client could not decode (its value is the raw batch, its
+ * headers the source offset range and the reason).
  */
-export const DEAD_LETTER_CODES = [...REJECT_CODES, "store_refused", "publish_refused"] as const;
+export const DEAD_LETTER_CODES = [
+  ...REJECT_CODES,
+  "store_refused",
+  "publish_refused",
+  "undecodable_batch",
+] as const;
 export type DeadLetterCode = (typeof DEAD_LETTER_CODES)[number];

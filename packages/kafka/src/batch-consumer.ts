@@ -8,6 +8,13 @@ export interface InRecord {
   value: Buffer | null;
   headers: Record<string, string>;
   timestampMs: number;
+  /**
+   * Set when this record stands for a whole record batch the client could not decode (a codec it lacks, bytes
+   * that do not decompress, records that do not parse): `offset` is the range's first offset, `lastOffset` its
+   * last, `value` the batch's raw bytes (or null). It arrives in offset order with the partition's other records;
+   * finishing it finishes the range.
+   */
+  undecodable?: { lastOffset: string; reason: string };
 }
 
 export interface TopicPartitionOffset {
@@ -26,6 +33,13 @@ export interface BatchConsumerOptions {
   maxBytes?: number;
   maxBytesPerPartition?: number;
   fromBeginning?: boolean;
+  /**
+   * How long the broker may hold an idle fetch (default 1,000 ms; kafkajs's own is 5,000). kafkajs heartbeats
+   * only between fetches, so this bounds how long an idle member takes to notice a rebalance: a group of 3
+   * settled 5.0 s after a join at 5,000 ms and 1.0 s at 1,000 ms, as @platformatic/kafka does
+   * (packages/kafka/bench/client-choice.ts). The cost is one empty fetch a second per idle broker connection.
+   */
+  maxWaitTimeMs?: number;
 }
 
 export interface BatchConsumer {
@@ -46,6 +60,8 @@ export interface BatchConsumer {
   disconnect(): Promise<void>;
 }
 
+const DEFAULT_MAX_WAIT_MS = 1_000;
+
 export function createBatchConsumer(kafka: Kafka, opts: BatchConsumerOptions): BatchConsumer {
   const consumer: Consumer = kafka.consumer({
     groupId: opts.groupId,
@@ -54,6 +70,7 @@ export function createBatchConsumer(kafka: Kafka, opts: BatchConsumerOptions): B
     maxBytes: opts.maxBytes ?? 1024 * 1024,
     maxBytesPerPartition: opts.maxBytesPerPartition ?? 256 * 1024,
     allowAutoTopicCreation: false,
+    maxWaitTimeInMs: opts.maxWaitTimeMs ?? DEFAULT_MAX_WAIT_MS,
   });
   const assignmentListeners: ((partitions: number[]) => void)[] = [];
   const crashListeners: ((error: Error, restart: boolean) => void)[] = [];
@@ -107,7 +124,7 @@ function toRecord(topic: string, partition: number, m: KafkaMessage): InRecord {
     if (v === undefined) continue;
     headers[k] = Array.isArray(v) ? v.map(String).join(",") : v.toString();
   }
-  return {
+  const record: InRecord = {
     topic,
     partition,
     offset: m.offset,
@@ -116,4 +133,7 @@ function toRecord(topic: string, partition: number, m: KafkaMessage): InRecord {
     headers,
     timestampMs: Number(m.timestamp),
   };
+  // Set by chatq's kafkajs patch (patches/kafkajs@2.2.4.patch) on the marker of an undecodable batch.
+  if ("undecodable" in m && m.undecodable) record.undecodable = { ...m.undecodable };
+  return record;
 }

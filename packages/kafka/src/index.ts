@@ -1,3 +1,8 @@
+import { registerCodecs } from "./codecs.ts";
+
+// Once, at import: every kafkajs client made through this package reads snappy, lz4 and zstd batches.
+registerCodecs();
+
 export type { Kafka } from "kafkajs";
 export {
   type BatchConsumer,
@@ -15,4 +20,11 @@ export {
   readLag,
   type TopicSpec,
 } from "./client.ts";
-export { createRecordProducer, type OutRecord, type RecordProducer, refusalOf } from "./record-producer.ts";
+export { COMPRESSIONS, type Compression } from "./codecs.ts";
+export {
+  createRecordProducer,
+  type OutRecord,
+  type RecordProducer,
+  type RecordProducerOptions,
+  refusalOf,
+} from "./record-producer.ts";

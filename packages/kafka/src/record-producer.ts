@@ -1,4 +1,5 @@
-import { CompressionTypes, type Kafka, Partitioners, type Producer } from "kafkajs";
+import { type Kafka, Partitioners, type Producer } from "kafkajs";
+import { type Compression, compressionType } from "./codecs.ts";
 
 export interface OutRecord {
   topic: string;
@@ -13,7 +14,16 @@ export interface RecordProducer {
   disconnect(): Promise<void>;
 }
 
-export async function createRecordProducer(kafka: Kafka): Promise<RecordProducer> {
+export interface RecordProducerOptions {
+  /** The codec of every batch this producer sends (default none). */
+  compression?: Compression;
+}
+
+export async function createRecordProducer(
+  kafka: Kafka,
+  opts: RecordProducerOptions = {},
+): Promise<RecordProducer> {
+  const compression = compressionType(opts.compression ?? "none");
   const producer: Producer = kafka.producer({
     // Same key → same partition as the Java client and librdkafka (murmur2), so non-Node producers agree.
     createPartitioner: Partitioners.DefaultPartitioner,
@@ -46,7 +56,7 @@ export async function createRecordProducer(kafka: Kafka): Promise<RecordProducer
     }
     await producer.sendBatch({
       acks: -1,
-      compression: CompressionTypes.None,
+      compression,
       topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
     });
   }

@@ -19,6 +19,8 @@ export const METRIC_NAMES = {
   requestsRejected: "chatq_requests_rejected_total",
   deadLetters: "chatq_dead_letters_total",
   repliesRepublished: "chatq_replies_republished_total",
+  undecodableBatches: "chatq_undecodable_batches_total",
+  undecodableOffsets: "chatq_undecodable_offsets_total",
   openaiRequestDuration: "chatq_openai_request_duration_seconds",
   endToEndLatency: "chatq_end_to_end_latency_seconds",
   addedLatency: "chatq_added_latency_seconds",
@@ -107,6 +109,18 @@ export function createMetrics(opts: CreateMetricsOptions = {}) {
       name: n.deadLetters,
       help: "Messages written to the dead-letter topic, by reason.",
       labelNames: ["reason"] as const,
+      registers,
+    }),
+    undecodableBatches: new Counter({
+      name: n.undecodableBatches,
+      help: "Record batches the Kafka client could not decode (codec, corrupt bytes, malformed records): dead-lettered and skipped.",
+      labelNames: ["topic"] as const,
+      registers,
+    }),
+    undecodableOffsets: new Counter({
+      name: n.undecodableOffsets,
+      help: "Offsets inside those batches: messages nobody gets a reply for.",
+      labelNames: ["topic"] as const,
       registers,
     }),
     repliesRepublished: new Counter({
@@ -284,7 +298,11 @@ export function primeSeries(
   metrics: ChatqMetrics,
   known: { models: readonly string[]; topics?: readonly string[] },
 ): void {
-  for (const topic of known.topics ?? []) metrics.requestsConsumed.inc({ topic }, 0);
+  for (const topic of known.topics ?? []) {
+    metrics.requestsConsumed.inc({ topic }, 0);
+    metrics.undecodableBatches.inc({ topic }, 0);
+    metrics.undecodableOffsets.inc({ topic }, 0);
+  }
   for (const reason of DEAD_LETTER_CODES) {
     metrics.deadLetters.inc({ reason }, 0);
     if ((REJECT_CODES as readonly string[]).includes(reason)) metrics.requestsRejected.inc({ reason }, 0);

@@ -11,8 +11,6 @@ import { formatReply } from "./format-reply.ts";
 import { buildRequest, publishRequests } from "./publish.ts";
 
 const repoRoot = resolve(import.meta.dirname, "../../..");
-// kafkajs 2.2.4 sets a negative timer on Node 24 (harmless, known); silence that one warning, no other.
-const NODE_FLAGS = ["--disable-warning=TimeoutNegativeWarning"];
 
 /** A short multi-turn conversation, two single questions (one batch), and one message the worker must refuse. */
 function sampleRequests(useFakeMarkers: boolean): { label: string; request: ChatRequest }[] {
@@ -161,26 +159,22 @@ async function publishBadMessage(env: CliEnv): Promise<void> {
 
 function spawnWorker(env: CliEnv, api: { apiKey: string; baseUrl: string | undefined }, logPath: string) {
   const log = createWriteStream(logPath, { flags: "a" });
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [...NODE_FLAGS, join(repoRoot, "services/worker/src/main.ts")],
-    {
-      cwd: repoRoot,
-      env: {
-        ...process.env,
-        KAFKA_BROKERS: env.kafkaBrokers.join(","),
-        DATABASE_URL: env.databaseUrl,
-        REDIS_URL: env.redisUrl,
-        OPENAI_API_KEY: api.apiKey,
-        ...(api.baseUrl !== undefined && { OPENAI_BASE_URL: api.baseUrl }),
-        METRICS_PORT: String(env.metricsPort),
-        TOPIC_REQUESTS: env.topics.requests,
-        TOPIC_REPLIES: env.topics.replies,
-        TOPIC_DLQ: env.topics.deadLetter,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
+  const child: ChildProcess = spawn(process.execPath, [join(repoRoot, "services/worker/src/main.ts")], {
+    cwd: repoRoot,
+    env: {
+      ...process.env,
+      KAFKA_BROKERS: env.kafkaBrokers.join(","),
+      DATABASE_URL: env.databaseUrl,
+      REDIS_URL: env.redisUrl,
+      OPENAI_API_KEY: api.apiKey,
+      ...(api.baseUrl !== undefined && { OPENAI_BASE_URL: api.baseUrl }),
+      METRICS_PORT: String(env.metricsPort),
+      TOPIC_REQUESTS: env.topics.requests,
+      TOPIC_REPLIES: env.topics.replies,
+      TOPIC_DLQ: env.topics.deadLetter,
     },
-  );
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let announce: () => void = () => {};
   let fail: (err: Error) => void = () => {};
   const started = new Promise<void>((res, rej) => {

@@ -14,6 +14,13 @@ describe("loadConfig", () => {
     expect(c.topics.requests).toBe("chat.requests");
     expect(c.worker.maxInFlight).toBe(500);
     expect(c.redisUrl).toBeUndefined();
+    expect(c.kafka.compression).toBe("lz4");
+  });
+
+  it("takes any of Kafka's codecs for what it produces, and nothing else", () => {
+    for (const codec of ["none", "gzip", "snappy", "lz4", "zstd"])
+      expect(loadConfig({ ...minimal, KAFKA_COMPRESSION: codec }).kafka.compression).toBe(codec);
+    expect(() => loadConfig({ ...minimal, KAFKA_COMPRESSION: "brotli" })).toThrow(/KAFKA_COMPRESSION/);
   });
 
   it("names every bad or missing value in one error", () => {

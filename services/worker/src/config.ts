@@ -1,8 +1,10 @@
 import { hostname } from "node:os";
 import { DEFAULT_TOPICS } from "@chatq/contracts";
+import { COMPRESSIONS } from "@chatq/kafka";
 import { knownModels } from "@chatq/llm";
 import { z } from "zod";
 
+const DEFAULT_COMPRESSION = "lz4";
 const int = (min: number, max: number = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 const bool = z
   .enum(["true", "false", "1", "0", "yes", "no"])
@@ -28,6 +30,9 @@ const EnvSchema = z.object({
   KAFKA_GROUP_ID: z.string().min(1).default("chatq-worker"),
   KAFKA_SESSION_TIMEOUT_MS: int(6000).default(30_000),
   KAFKA_HEARTBEAT_INTERVAL_MS: int(100).default(3_000),
+  // The codec of what the worker produces (replies, dead letters). Any codec is read. Default: the fastest end to
+  // end in the codecs benchmark for chatq's replies (BENCHMARKS.md, "Kafka codecs").
+  KAFKA_COMPRESSION: z.enum(COMPRESSIONS).default(DEFAULT_COMPRESSION),
   TOPIC_REQUESTS: z.string().min(1).default(DEFAULT_TOPICS.requests),
   TOPIC_REPLIES: z.string().min(1).default(DEFAULT_TOPICS.replies),
   TOPIC_DLQ: z.string().min(1).default(DEFAULT_TOPICS.deadLetter),
@@ -112,6 +117,7 @@ function toConfig(e: z.infer<typeof EnvSchema>) {
       groupId: e.KAFKA_GROUP_ID,
       sessionTimeoutMs: e.KAFKA_SESSION_TIMEOUT_MS,
       heartbeatIntervalMs: e.KAFKA_HEARTBEAT_INTERVAL_MS,
+      compression: e.KAFKA_COMPRESSION,
     },
     topics: {
       requests: e.TOPIC_REQUESTS,

@@ -15,7 +15,9 @@ const MAX_DEAD_LETTER_VALUE = 512 * 1024;
 export type Effect =
   | { kind: "outcome"; source: InRecord; outcome: Outcome; reply: OutRecord }
   | { kind: "rejection"; source: InRecord; rejected: RejectedMessage; records: OutRecord[] }
-  | { kind: "republish"; source: InRecord; audit: AuditEvent; reply: OutRecord };
+  | { kind: "republish"; source: InRecord; audit: AuditEvent; reply: OutRecord }
+  /** A dead letter that is not a refused request (an undecodable batch): its audit row and its DLQ record. */
+  | { kind: "dead_letter"; source: InRecord; audit: AuditEvent; record: OutRecord };
 
 type OutcomeEffect = Extract<Effect, { kind: "outcome" }>;
 
@@ -126,7 +128,8 @@ export class Effects {
           for (const record of effect.records) outgoing.push({ record, source: effect.source });
         } else {
           this.#o.store.audit.append(effect.audit);
-          outgoing.push({ record: effect.reply, source: effect.source });
+          const record = effect.kind === "republish" ? effect.reply : effect.record;
+          outgoing.push({ record, source: effect.source });
         }
       }
       await this.#storeRejections(rejections);

@@ -11,6 +11,7 @@ import { deadLetterRecord } from "./dead-letter.ts";
 import type { Effect } from "./effects.ts";
 import { type Job, replyTopicOf } from "./job.ts";
 import { isPermanentStoreError } from "./retry-through-outage.ts";
+import { undecodableBatchEffect } from "./undecodable-batch.ts";
 import type { WorkerEvents } from "./worker-events.ts";
 import { writeOrIsolate } from "./write-or-isolate.ts";
 
@@ -27,6 +28,7 @@ export interface IntakeDeps {
   pushEffect: (effect: Effect) => void;
   schedule: (job: Job) => void;
   now: () => number;
+  log: { warn(obj: object, msg?: string): void };
 }
 
 /**
@@ -36,6 +38,14 @@ export interface IntakeDeps {
 export async function intake(records: readonly InRecord[], deps: IntakeDeps): Promise<void> {
   const jobs: Job[] = [];
   for (const record of records) {
+    if (record.undecodable) {
+      const effect = undecodableBatchEffect(
+        { ...record, undecodable: record.undecodable },
+        { deadLetterTopic: deps.topics.deadLetter, events: deps.events, log: deps.log },
+      );
+      deps.pushEffect(effect);
+      continue;
+    }
     deps.events.emit("consumed", { topic: record.topic });
     const decoded = decodeChatRequest(record.value, deps.limits);
     if (!decoded.ok) {

@@ -53,6 +53,68 @@ describe("OffsetTracker", () => {
     expect(t.takeCommittable()).toEqual([{ partition: 0, offset: "1" }]);
   });
 
+  it("one record can stand for a range: finishing it commits past the whole range", () => {
+    const t = new OffsetTracker();
+    t.track(0, "10");
+    expect(t.track(0, "11", "19")).toBe(true);
+    t.track(0, "20");
+    t.finish(0, "20");
+    t.finish(0, "10");
+    expect(t.takeCommittable()).toEqual([{ partition: 0, offset: "11" }]);
+    t.finish(0, "11");
+    expect(t.takeCommittable()).toEqual([{ partition: 0, offset: "21" }]);
+    expect(t.unfinished()).toBe(0);
+  });
+
+  it("a refetch from inside a range already held is skipped, and what follows the range is tracked", () => {
+    const t = new OffsetTracker();
+    t.track(0, "5", "9");
+    expect(t.track(0, "7", "9")).toBe(false);
+    expect(t.track(0, "9")).toBe(false);
+    expect(t.track(0, "10")).toBe(true);
+    t.finish(0, "5");
+    expect(t.takeCommittable()).toEqual([{ partition: 0, offset: "10" }]);
+  });
+
+  it("ranges and single records: never commits into or past an unfinished one, and ends past the last (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 1000 }),
+        fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 120 }),
+        fc.array(fc.nat(), { maxLength: 200 }),
+        (base, lengths, order) => {
+          const t = new OffsetTracker();
+          const segments: { first: number; last: number }[] = [];
+          let at = base;
+          for (const length of lengths) {
+            segments.push({ first: at, last: at + length - 1 });
+            at += length;
+          }
+          for (const s of segments)
+            t.track(1, String(s.first), s.last > s.first ? String(s.last) : undefined);
+          const unfinished = new Set(segments);
+          let committed = base;
+          const check = () => {
+            for (const c of t.takeCommittable()) committed = Number(c.offset);
+            // Everything below the committed offset is finished: no unfinished segment starts below it.
+            for (const u of unfinished) if (u.first < committed) return false;
+            return true;
+          };
+          for (const pick of order) {
+            const s = segments[pick % segments.length] as { first: number; last: number };
+            t.finish(1, String(s.first));
+            unfinished.delete(s);
+            if (!check()) return false;
+          }
+          for (const s of segments) t.finish(1, String(s.first));
+          unfinished.clear();
+          return check() && committed === at;
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it("never commits past an unfinished offset, whatever the finishing order (property)", () => {
     fc.assert(
       fc.property(

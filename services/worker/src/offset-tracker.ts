@@ -11,19 +11,31 @@ export class OffsetTracker {
   /**
    * Call in fetch order: offsets of one partition arrive increasing. Returns false for an offset already held
    * (kafkajs refetches from the last commit after a rebalance): its first copy will finish it, so skip it.
+   * With `lastOffset`, the record stands for the range offset..lastOffset (a batch the client could not decode):
+   * finishing it lets the commit move past the whole range.
    */
-  track(partition: number, offset: string): boolean {
+  track(partition: number, offset: string, lastOffset?: string): boolean {
     let p = this.#partitions.get(partition);
     if (!p) {
-      p = { pending: [], head: 0, next: 0, done: new Set(), committable: undefined, committed: undefined };
+      p = {
+        pending: [],
+        head: 0,
+        next: 0,
+        done: new Set(),
+        rangeEnds: new Map(),
+        committable: undefined,
+        committed: undefined,
+      };
       this.#partitions.set(partition, p);
     }
     const n = Number(offset);
     // A refetch after a rebalance can hand us offsets we already hold (or finished); the first copy counts.
     // `next` survives compaction, so an emptied array does not forget how far the partition got.
     if (n < p.next) return false;
+    const last = lastOffset === undefined ? n : Math.max(n, Number(lastOffset));
     p.pending.push(n);
-    p.next = n + 1;
+    if (last > n) p.rangeEnds.set(n, last);
+    p.next = last + 1;
     return true;
   }
 
@@ -39,7 +51,8 @@ export class OffsetTracker {
       const head = p.pending[p.head] as number;
       if (!p.done.has(head)) break;
       p.done.delete(head);
-      p.committable = head + 1;
+      p.committable = (p.rangeEnds.get(head) ?? head) + 1;
+      p.rangeEnds.delete(head);
       p.head++;
     }
     // Compact now and then so the array does not grow with every message ever seen.
@@ -88,6 +101,8 @@ interface PartitionState {
   /** One past the highest offset ever tracked. */
   next: number;
   done: Set<number>;
+  /** First offset → last offset of the records that stand for a range. */
+  rangeEnds: Map<number, number>;
   committable: number | undefined;
   committed: number | undefined;
 }

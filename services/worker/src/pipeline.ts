@@ -146,6 +146,7 @@ export class Pipeline {
       },
       schedule: (job) => this.#schedule(job),
       now: ports.now,
+      log: ports.log,
     };
     ports.limiter.onDrain(() => this.applyBackpressure());
     // A closed account gate or an open API circuit holds every call: stop fetching more until it passes.
@@ -171,7 +172,10 @@ export class Pipeline {
   /** Fetched records, per partition in offset order. Hands them to intake (one batch at a time) and returns. */
   onRecords(records: InRecord[]): void {
     if (this.#stopping) return;
-    const fresh = records.filter((r) => this.#tracker.track(r.partition, r.offset));
+    // An undecodable batch arrives as one record for its whole range: finishing it commits past the range.
+    const fresh = records.filter((r) =>
+      this.#tracker.track(r.partition, r.offset, r.undecodable?.lastOffset),
+    );
     if (fresh.length === 0) return;
     this.#intakeQueued += fresh.length;
     this.applyBackpressure();

@@ -9,6 +9,10 @@ export function recordMetrics(events: WorkerEvents, m: ChatqMetrics): void {
   events.on("consumed", ({ topic }) => m.requestsConsumed.inc({ topic }));
   events.on("rejected", ({ reason }) => m.requestsRejected.inc({ reason }));
   events.on("dead_lettered", ({ reason }) => m.deadLetters.inc({ reason }));
+  events.on("undecodable_batch", ({ topic, offsets }) => {
+    m.undecodableBatches.inc({ topic });
+    m.undecodableOffsets.inc({ topic }, offsets);
+  });
   events.on("republished", () => m.repliesRepublished.inc());
   events.on("finished", (e) => {
     const { model, reply } = e;

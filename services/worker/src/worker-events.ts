@@ -14,6 +14,8 @@ export interface WorkerEventMap {
   consumed: { topic: string };
   /** A message refused before any API call (it also goes to the DLQ: see dead_lettered). */
   rejected: { reason: DeadLetterCode };
+  /** A record batch the Kafka client could not decode, skipped (its range goes to the DLQ as one record). */
+  undecodable_batch: { topic: string; offsets: number };
   /** A record written to the dead-letter topic. */
   dead_lettered: { reason: DeadLetterCode };
   /** A stored reply published again (a redelivery or a duplicate), without an API call. */

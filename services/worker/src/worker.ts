@@ -111,7 +111,7 @@ async function start(
     ]);
     if (created.length > 0) log.info({ topics: created }, "topics created");
   }
-  const producer = await createRecordProducer(kafka);
+  const producer = await createRecordProducer(kafka, { compression: config.kafka.compression });
   closers.add("producer", () => producer.disconnect(), 5000);
 
   const limiter = await createRateLimiter({
