@@ -4,6 +4,8 @@ import { resolve } from "node:path";
 const repoRoot = resolve(import.meta.dirname, "../..");
 
 export interface FakeProcessOptions {
+  /** Default sk-chatq-test, the key the worker harness uses. */
+  apiKey?: string;
   latencyMs: number;
   jitterMs: number;
   /** 0 = unlimited. */
@@ -13,9 +15,15 @@ export interface FakeProcessOptions {
 }
 
 /** The fake OpenAI API in a process of its own, so its CPU is not the benchmark's. */
-export async function startFakeProcess(
-  p: FakeProcessOptions,
-): Promise<{ url: string; adminUrl: string; process: ChildProcess }> {
+export interface FakeProcess {
+  url: string;
+  adminUrl: string;
+  process: ChildProcess;
+  /** POST /_fake/config: change behaviour while workers run (a key rotation, an outage). */
+  configure(patch: Record<string, unknown>): Promise<void>;
+}
+
+export async function startFakeProcess(p: FakeProcessOptions): Promise<FakeProcess> {
   const child = spawn(
     process.execPath,
     [
@@ -23,7 +31,7 @@ export async function startFakeProcess(
       "--port",
       "0",
       "--api-key",
-      "sk-chatq-test",
+      p.apiKey ?? "sk-chatq-test",
       "--latency-ms",
       String(p.latencyMs),
       "--jitter-ms",
@@ -45,5 +53,18 @@ export async function startFakeProcess(
     });
     child.once("exit", (code) => rej(new Error(`fake exited ${code}`)));
   });
-  return { url, adminUrl: url.replace(/\/v1$/, ""), process: child };
+  const adminUrl = url.replace(/\/v1$/, "");
+  return {
+    url,
+    adminUrl,
+    process: child,
+    async configure(patch) {
+      const res = await fetch(`${adminUrl}/_fake/config`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(patch),
+      });
+      if (!res.ok) throw new Error(`the fake refused ${JSON.stringify(patch)}: ${await res.text()}`);
+    },
+  };
 }
