@@ -23,7 +23,14 @@ export const DLQ_HEADERS = {
 
 /**
  * Every chatq-error-code a dead letter can carry: the intake refusals, `store_refused` for a request the
- * database refused for good, and `publish_refused` for one whose reply Kafka refused for good (too large…).
+ * database refused for good, `publish_refused` for one whose reply Kafka refused for good (too large…), and
+ * `intake_error` for one whose intake threw something unexpected (a bug in chatq, not the message's fault: it is
+ * set aside so that the rest of its partition goes on; replay it once the bug is fixed).
  */
-export const DEAD_LETTER_CODES = [...REJECT_CODES, "store_refused", "publish_refused"] as const;
+export const DEAD_LETTER_CODES = [
+  ...REJECT_CODES,
+  "store_refused",
+  "publish_refused",
+  "intake_error",
+] as const;
 export type DeadLetterCode = (typeof DEAD_LETTER_CODES)[number];
