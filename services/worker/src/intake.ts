@@ -1,4 +1,11 @@
-import { type DeadLetterCode, type DecodeLimits, decodeChatRequest, type Rejection } from "@chatq/contracts";
+import {
+  type ChatReply,
+  type ChatRequest,
+  type DeadLetterCode,
+  type DecodeLimits,
+  decodeChatRequest,
+  type Rejection,
+} from "@chatq/contracts";
 import type { InRecord } from "@chatq/kafka";
 import {
   type Admission,
@@ -6,12 +13,16 @@ import {
   type RejectedMessage,
   rejectedReply,
   type Store,
+  StoreError,
 } from "@chatq/store";
 import type { ChatqMetrics } from "@chatq/telemetry";
 import { deadLetterRecord } from "./dead-letter.ts";
 import type { Effect } from "./effects.ts";
 import { type Job, replyTopicOf } from "./job.ts";
 import { isPermanentStoreError } from "./retry-through-outage.ts";
+
+const STORE_REFUSED: DeadLetterCode = "store_refused";
+const INTAKE_ERROR: DeadLetterCode = "intake_error";
 
 export interface IntakeDeps {
   limits: DecodeLimits;
@@ -28,26 +39,19 @@ export interface IntakeDeps {
 
 /**
  * A fetched batch, in order: refuse what is bad (DLQ + rejected reply), store what is new in one round trip,
- * re-publish what was answered before, and schedule the rest. Never throws for a message's own fault.
+ * re-publish what was answered before, and schedule the rest. Never throws for a message's own fault, nor for a
+ * bug met while handling one message: that message is dead-lettered as intake_error and the batch goes on, since
+ * an intake that throws leaves every offset of the batch unfinished and its partitions stop committing for good.
+ * It throws only when the store stays unreachable until the worker stops (the batch is then redelivered).
  */
 export async function intake(records: readonly InRecord[], deps: IntakeDeps): Promise<void> {
   const jobs: Job[] = [];
   for (const record of records) {
     deps.metrics.requestsConsumed.inc({ topic: record.topic });
-    const decoded = decodeChatRequest(record.value, deps.limits);
-    if (!decoded.ok) {
-      deps.pushEffect(rejectionEffect(record, decoded.rejection, deps));
-      continue;
-    }
-    const request = decoded.request;
-    jobs.push({
-      request,
-      model: request.model ?? deps.defaultModel,
-      priority: request.priority ?? "interactive",
-      key: request.conversation_id ?? request.request_id,
-      source: record,
-      receivedAt: deps.now(),
-      originMs: request.created_at !== undefined ? Date.parse(request.created_at) : record.timestampMs,
+    isolated(record, deps, () => {
+      const decoded = decodeChatRequest(record.value, deps.limits);
+      if (decoded.ok) jobs.push(toJob(record, decoded.request, deps));
+      else deps.pushEffect(rejectionEffect(record, decoded.rejection, deps));
     });
   }
   if (jobs.length === 0) return;
@@ -56,60 +60,117 @@ export async function intake(records: readonly InRecord[], deps: IntakeDeps): Pr
   for (const job of jobs) {
     const admission = admissions.get(job.request.request_id);
     if (admission === undefined) continue; // refused by the database: dead-lettered by admitOrIsolate
-    if (admission.state !== "done") {
-      deps.schedule(job);
-      continue;
-    }
-    // Answered before (a redelivery after a crash, or a producer's retry): the same reply again, no API call.
-    deps.metrics.repliesRepublished.inc();
-    deps.pushEffect({
-      kind: "republish",
-      source: job.source,
-      audit: {
-        event: "reply_republished",
-        requestId: job.request.request_id,
-        ...(job.request.conversation_id !== undefined && { conversationId: job.request.conversation_id }),
-        ...(job.request.tenant !== undefined && { tenant: job.request.tenant }),
-        detail: sourceDetail(job.source),
-        at: new Date(),
-      },
-      reply: {
-        topic: replyTopicOf(job.request, deps.topics.replies),
-        key: job.key,
-        value: JSON.stringify(admission.reply),
-      },
+    isolated(job.source, deps, () => {
+      if (admission.state === "done") deps.pushEffect(republishEffect(job, admission.reply, deps));
+      else deps.schedule(job);
     });
   }
 }
 
+function toJob(record: InRecord, request: ChatRequest, deps: IntakeDeps): Job {
+  return {
+    request,
+    model: request.model ?? deps.defaultModel,
+    priority: request.priority ?? "interactive",
+    key: request.conversation_id ?? request.request_id,
+    source: record,
+    receivedAt: deps.now(),
+    originMs: request.created_at !== undefined ? Date.parse(request.created_at) : record.timestampMs,
+  };
+}
+
+/** Answered before (a redelivery after a crash, or a producer's retry): the same reply again, no API call. */
+function republishEffect(job: Job, reply: ChatReply, deps: IntakeDeps): Effect {
+  deps.metrics.repliesRepublished.inc();
+  return {
+    kind: "republish",
+    source: job.source,
+    audit: {
+      event: "reply_republished",
+      requestId: job.request.request_id,
+      ...(job.request.conversation_id !== undefined && { conversationId: job.request.conversation_id }),
+      ...(job.request.tenant !== undefined && { tenant: job.request.tenant }),
+      detail: sourceDetail(job.source),
+      at: new Date(),
+    },
+    reply: {
+      topic: replyTopicOf(job.request, deps.topics.replies),
+      key: job.key,
+      value: JSON.stringify(reply),
+    },
+  };
+}
+
 /**
- * One INSERT for the batch. If the database refuses the batch for good (not an outage), each request is admitted
- * alone and the one it refuses goes to the DLQ as store_refused, so a single bad row never blocks a partition.
+ * Runs one message's step; if it throws (a bug: every refusal a message deserves is a value, not an exception),
+ * that message alone goes to the DLQ as intake_error with the reason. No request_id is given, so no `rejected`
+ * reply or request row is written: the fault is chatq's, and a replay after the fix must be processed afresh.
+ */
+function isolated(record: InRecord, deps: IntakeDeps, step: () => void): void {
+  try {
+    step();
+  } catch (err) {
+    deps.pushEffect(rejectionEffect(record, intakeError(err), deps));
+  }
+}
+
+function intakeError(err: unknown): { code: DeadLetterCode; message: string } {
+  const reason = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return { code: INTAKE_ERROR, message: `intake failed for this message: ${reason}`.slice(0, 1000) };
+}
+
+/**
+ * One INSERT for the batch. If it fails for anything but an outage (a permanent refusal, or a bug that threw
+ * something other than a StoreError), each request is admitted alone: one the database refuses goes to the DLQ
+ * as store_refused, one whose admission throws otherwise as intake_error, so a single bad row never blocks a
+ * partition. An outage is waited out by withStoreRetry; one still failing when the worker stops is rethrown.
  */
 async function admitOrIsolate(jobs: Job[], deps: IntakeDeps): Promise<Map<string, Admission>> {
-  try {
-    return await deps.withStoreRetry(() => deps.store.admit(jobs.map(toReceived)));
-  } catch (err) {
-    if (!isPermanentStoreError(err)) throw err;
-  }
+  const batch = await admitThroughOutage(jobs, deps);
+  if (batch.ok) return batch.admissions;
   const admissions = new Map<string, Admission>();
   for (const job of jobs) {
-    try {
-      const one = await deps.withStoreRetry(() => deps.store.admit([toReceived(job)]));
-      for (const [id, a] of one) admissions.set(id, a);
-    } catch (err) {
-      if (!isPermanentStoreError(err)) throw err;
-      // No request_id on the rejection: the database cannot hold this request, so no row is written for it.
-      deps.pushEffect(
-        rejectionEffect(
-          job.source,
-          { code: "store_refused", message: `the database refused the request: ${err.message}` },
-          deps,
-        ),
-      );
+    const one = await admitThroughOutage([job], deps);
+    if (one.ok) {
+      for (const [id, a] of one.admissions) admissions.set(id, a);
+      continue;
     }
+    // No request_id on the rejection: no row is written for a request the database could not take.
+    const err = one.error;
+    const rejection = isPermanentStoreError(err)
+      ? { code: STORE_REFUSED, message: `the database refused the request: ${err.message}` }
+      : intakeError(err);
+    deps.pushEffect(rejectionEffect(job.source, rejection, deps));
   }
   return admissions;
+}
+
+type AdmitAttempt = { ok: true; admissions: Map<string, Admission> } | { ok: false; error: unknown };
+
+/**
+ * store.admit through outages. What is not a StoreError is a bug, and withStoreRetry would retry it for ever
+ * (its give-up rule knows only StoreErrors), holding every partition's intake: it comes back at once instead,
+ * as a failed attempt, like a permanent refusal.
+ */
+async function admitThroughOutage(jobs: Job[], deps: IntakeDeps): Promise<AdmitAttempt> {
+  try {
+    return await deps.withStoreRetry(async (): Promise<AdmitAttempt> => {
+      try {
+        return { ok: true, admissions: await deps.store.admit(jobs.map(toReceived)) };
+      } catch (err) {
+        if (err instanceof StoreError) throw err;
+        return { ok: false, error: err };
+      }
+    });
+  } catch (err) {
+    if (isOutage(err)) throw err;
+    return { ok: false, error: err };
+  }
+}
+
+/** Postgres unreachable (retryable): waiting helps, isolating would dead-letter good messages. */
+function isOutage(err: unknown): boolean {
+  return err instanceof StoreError && err.retryable;
 }
 
 function rejectionEffect(
