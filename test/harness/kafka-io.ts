@@ -27,7 +27,9 @@ export async function createTopics(kafka: Kafka, s: Scenario, partitions = 6): P
 
 export interface RequestPublisher {
   publish(requests: ChatRequest[]): Promise<void>;
-  publishRaw(messages: { key: string | null; value: Buffer | string | null }[]): Promise<void>;
+  publishRaw(
+    messages: { key: string | null; value: Buffer | string | null; headers?: Record<string, string> }[],
+  ): Promise<void>;
   close(): Promise<void>;
 }
 
