@@ -114,6 +114,11 @@ describe("the worker under a hostile corpus", () => {
       expect(rejected).toEqual(told);
       expect(rows.filter((r) => r.status === "failed")).toEqual([]);
 
+      const retried = {
+        produce: await metricValue(metricsUrl, "chatq_kafka_errors_total", { operation: "produce" }),
+        postgres: await metricValue(metricsUrl, "chatq_postgres_errors_total"),
+      };
+      console.log(`[fuzz] errors retried on the way: ${JSON.stringify(retried)}`);
       // Counted as it happened, and nothing logged a held batch.
       expect(await metricValue(metricsUrl, "chatq_dead_letters_total")).toBe(bad.length);
       const stuck = worker.logs.filter(

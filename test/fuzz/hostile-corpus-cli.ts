@@ -1,5 +1,5 @@
 // The hostile corpus for a person: counts by category and expected outcome, or the values as files.
-//   node test/fuzz/hostile-corpus-cli.ts [--seed 1] [--size 3000] [--max-bytes 262144] [--out DIR]
+//   pnpm fuzz-corpus [--seed 1] [--size 3000] [--max-bytes 262144] [--out DIR]
 // With --out, DIR gets one file per value (NNNNN-category.bin; a tombstone is an empty .tombstone file) and
 // manifest.json with each value's key and what chatq must do with it; replay them with kcat or `pnpm chatq`.
 import { mkdir, writeFile } from "node:fs/promises";

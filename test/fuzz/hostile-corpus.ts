@@ -3,7 +3,7 @@ import { type ChatRequest, MAX_NESTING_DEPTH, type RejectCode } from "@chatq/con
 /**
  * A corpus of hostile and odd values for chat.requests, with good requests interleaved, each knowing what chatq
  * must do with it. Deterministic from its seed: the same options give the same bytes, so a failure can be
- * replayed and the corpus written out for a person (`node test/fuzz/hostile-corpus-cli.ts`).
+ * replayed and the corpus written out for a person (`pnpm fuzz-corpus`, hostile-corpus-cli.ts).
  *
  * What "must" means: `answered` values are requests chatq has to complete (once, however often they are sent);
  * `dead_lettered` values have to reach the DLQ with their bytes unchanged, with `code` when it is determined by
