@@ -1,4 +1,4 @@
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
@@ -6,13 +6,15 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["packages/*/src/**/*.test.ts", "services/*/src/**/*.test.ts"],
+          // test/fuzz holds pure generators of hostile input: their own tests need no services.
+          include: ["packages/*/src/**/*.test.ts", "services/*/src/**/*.test.ts", "test/fuzz/**/*.test.ts"],
         },
       },
       {
         test: {
           name: "integration",
           include: ["test/**/*.test.ts"],
+          exclude: [...configDefaults.exclude, "test/fuzz/**"],
           globalSetup: ["test/setup/global-setup.ts"],
           // One file at a time: the files share one Kafka broker and a 2-core machine.
           fileParallelism: false,

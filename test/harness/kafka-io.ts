@@ -29,7 +29,9 @@ export async function createTopics(kafka: Kafka, s: Scenario, partitions = 6): P
 
 export interface RequestPublisher {
   publish(requests: ChatRequest[]): Promise<void>;
-  publishRaw(messages: { key: string | null; value: Buffer | string | null }[]): Promise<void>;
+  publishRaw(
+    messages: { key: string | null; value: Buffer | string | null; headers?: Record<string, string> }[],
+  ): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -122,9 +124,10 @@ export async function collect(kafka: Kafka, topic: string, groupSuffix: string) 
 }
 
 function headersOf(h: IHeaders | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(h ?? {})) if (v !== undefined) out[k] = String(v);
-  return out;
+  // Own properties even for a header named __proto__ (assignment would set the prototype instead).
+  return Object.fromEntries(
+    Object.entries(h ?? {}).flatMap(([k, v]) => (v === undefined ? [] : [[k, String(v)]])),
+  );
 }
 
 export async function until(done: () => boolean, timeoutMs: number, why: () => string): Promise<void> {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { MAX_NESTING_DEPTH, PROTOTYPE_KEYS } from "./request-limits.ts";
 
 /** Kafka's own rule for topic names. */
 const topicName = z.string().regex(/^[a-zA-Z0-9._-]{1,249}$/, "must be a valid Kafka topic name");
@@ -41,7 +42,12 @@ export const ChatRequestSchema = z
     model: z.string().min(1).max(128).optional(),
     messages: z.array(ChatMessageSchema).min(1, "messages must not be empty").max(1000),
     params: ChatParamsSchema.optional(),
-    metadata: z.record(z.string(), z.unknown()).optional(),
+    metadata: z
+      .record(z.string(), z.unknown())
+      .describe(
+        `Free-form JSON kept with the request. The whole request may nest at most ${MAX_NESTING_DEPTH} levels (the request object is level 1); no key anywhere may be ${[...PROTOTYPE_KEYS].join(", ")}.`,
+      )
+      .optional(),
     priority: PrioritySchema.optional(),
     reply_topic: topicName.optional(),
     created_at: z.iso.datetime({ offset: true }).optional(),

@@ -1,5 +1,8 @@
 import type { z } from "zod";
 import { type ChatRequest, ChatRequestSchema } from "./chat-request.ts";
+import { MAX_NESTING_DEPTH, PROTOTYPE_KEYS, REJECTION_MESSAGE_MAX_LENGTH } from "./request-limits.ts";
+import { type JsonHazard, screenJson } from "./screen-json.ts";
+import { isStorableText, toStorableText } from "./storable-text.ts";
 
 /** Why a message on the requests topic was refused. Stable: it is a metric label and a DLQ header. */
 export const REJECT_CODES = [
@@ -7,6 +10,7 @@ export const REJECT_CODES = [
   "oversize",
   "not_utf8",
   "not_json",
+  "too_deep",
   "schema",
   "empty_messages",
   "bad_role",
@@ -32,9 +36,15 @@ export interface DecodeLimits {
   allowedReplyTopics?: ReadonlySet<string> | undefined;
 }
 
+// Fatal: invalid UTF-8 (overlong forms, encoded surrogates, truncated sequences) is refused, never replaced.
+// A leading byte order mark is skipped, as RFC 8259 lets a parser do.
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** Turns the raw bytes of a Kafka message into a valid request, or says exactly why not. Never throws. */
+/**
+ * Turns the raw bytes of a Kafka message into a valid request, or says exactly why not. Never throws, for any
+ * bytes: every step is a single linear pass over the input (JSON.parse is iterative in V8, `screenJson` walks
+ * with its own stack, the schema is of fixed depth), and every refusal is a `Rejection` with a stable code.
+ */
 export function decodeChatRequest(value: Uint8Array | null, limits: DecodeLimits): Decoded {
   if (value === null || value.length === 0) return reject("missing_value", "message has no value");
   if (value.length > limits.maxBytes) {
@@ -50,17 +60,15 @@ export function decodeChatRequest(value: Uint8Array | null, limits: DecodeLimits
   try {
     json = JSON.parse(text);
   } catch (err) {
-    return reject("not_json", `message value is not JSON: ${(err as Error).message}`);
-  }
-  const requestId = usableRequestId(json);
-  const badText = unstorableTextAt(json);
-  if (badText !== undefined) {
     return reject(
-      "schema",
-      `${badText}: contains a NUL character or an unpaired surrogate, which no database or JSON consumer can keep`,
-      requestId,
+      "not_json",
+      `message value is not JSON: ${err instanceof Error ? err.message : String(err)}`,
     );
   }
+  const requestId = usableRequestId(json);
+  const hazard = screenJson(json, MAX_NESTING_DEPTH);
+  if (hazard !== undefined)
+    return reject(hazard.kind === "too_deep" ? "too_deep" : "schema", describeHazard(hazard), requestId);
   const parsed = ChatRequestSchema.safeParse(json);
   if (!parsed.success) {
     const { code, message } = describeIssue(parsed.error);
@@ -85,34 +93,47 @@ export function decodeChatRequest(value: Uint8Array | null, limits: DecodeLimits
   return { ok: true, request: parsed.data };
 }
 
+/** Messages quote input back (a parser's excerpt, a key name): made storable and bounded here, once. */
 function reject(code: RejectCode, message: string, requestId?: string): Decoded {
-  return { ok: false, rejection: requestId === undefined ? { code, message } : { code, message, requestId } };
+  const text = toStorableText(message, REJECTION_MESSAGE_MAX_LENGTH) || code;
+  return {
+    ok: false,
+    rejection: requestId === undefined ? { code, message: text } : { code, message: text, requestId },
+  };
 }
 
-// A UTF-16 surrogate without its partner (a valid JSON escape like "\ud800", but not text).
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-const unstorable = (text: string) => text.includes("\0") || LONE_SURROGATE.test(text);
-
-/** The path of the first string or key anywhere in the value that cannot be stored as text, if any. */
-function unstorableTextAt(value: unknown, path = "(root)"): string | undefined {
-  if (typeof value === "string") return unstorable(value) ? path : undefined;
-  if (typeof value !== "object" || value === null) return undefined;
-  for (const [key, child] of Object.entries(value)) {
-    const at = path === "(root)" ? key : `${path}.${key}`;
-    if (unstorable(key)) return at;
-    const found = unstorableTextAt(child, at);
-    if (found !== undefined) return found;
+function describeHazard(hazard: JsonHazard): string {
+  const at = hazard.path === "" ? "(root)" : hazard.path;
+  switch (hazard.kind) {
+    case "too_deep":
+      return `${at}: nested deeper than ${hazard.maxDepth} levels (objects and arrays, the request itself included)`;
+    case "unstorable_text":
+      return `${at}: contains a NUL character or an unpaired surrogate, which no database or JSON consumer can keep`;
+    case "prototype_key":
+      return `${at}: the keys ${[...PROTOTYPE_KEYS].join(", ")} are not allowed anywhere (prototype pollution)`;
+    case "not_finite":
+      return `${at}: number out of range (a double cannot hold it)`;
   }
-  return undefined;
 }
 
+/**
+ * The request_id of a refused message when it could be one, so its producer can be sent a `rejected` reply.
+ * Own property only (never one inherited), and text a database can store as the reply's key.
+ */
 function usableRequestId(json: unknown): string | undefined {
-  if (typeof json !== "object" || json === null || !("request_id" in json)) return undefined;
-  const id = json.request_id;
-  return typeof id === "string" && id.length >= 1 && id.length <= 128 ? id : undefined;
+  if (
+    typeof json !== "object" ||
+    json === null ||
+    Array.isArray(json) ||
+    !Object.hasOwn(json, "request_id")
+  ) {
+    return undefined;
+  }
+  const id = (json as { request_id: unknown }).request_id;
+  return typeof id === "string" && id.length >= 1 && id.length <= 128 && isStorableText(id) ? id : undefined;
 }
 
-/** The first issue decides the code; the message lists every issue with its path, for the producer. */
+/** The first issue decides the code; the message lists up to five issues with their paths, for the producer. */
 function describeIssue(error: z.ZodError): { code: RejectCode; message: string } {
   const first = error.issues[0];
   const path = first?.path ?? [];
@@ -121,7 +142,7 @@ function describeIssue(error: z.ZodError): { code: RejectCode; message: string }
   else if (path[0] === "messages" && path[2] === "role") code = "bad_role";
   const message = error.issues
     .slice(0, 5)
-    .map((i) => `${i.path.length > 0 ? i.path.join(".") : "(root)"}: ${i.message}`)
+    .map((i) => `${i.path.length > 0 ? i.path.map(String).join(".") : "(root)"}: ${i.message}`)
     .join("; ");
   return { code, message };
 }

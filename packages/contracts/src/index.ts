@@ -26,4 +26,6 @@ export {
 } from "./decode-request.ts";
 export { API_ERROR_CODES, type ApiErrorCode } from "./error-codes.ts";
 export { jsonSchemas, renderJsonSchema } from "./json-schema.ts";
+export { MAX_NESTING_DEPTH, PROTOTYPE_KEYS, REJECTION_MESSAGE_MAX_LENGTH } from "./request-limits.ts";
+export { isStorableText } from "./storable-text.ts";
 export { DEAD_LETTER_CODES, DEFAULT_TOPICS, type DeadLetterCode, DLQ_HEADERS } from "./topics.ts";

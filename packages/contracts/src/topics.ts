@@ -28,11 +28,14 @@ export const DLQ_HEADERS = {
  * database refused for good, `publish_refused` for one whose reply Kafka refused for good (too large…), and
  * `undecodable_batch` for a record batch the Kafka client could not decode (its value is the raw batch, its
  * headers the source offset range and the reason).
+ * `intake_error` for one whose intake threw something unexpected (a bug in chatq, not the message's fault: it is
+ * set aside so that the rest of its partition goes on; replay it once the bug is fixed).
  */
 export const DEAD_LETTER_CODES = [
   ...REJECT_CODES,
   "store_refused",
   "publish_refused",
   "undecodable_batch",
+  "intake_error",
 ] as const;
 export type DeadLetterCode = (typeof DEAD_LETTER_CODES)[number];

@@ -119,11 +119,13 @@ export function createBatchConsumer(kafka: Kafka, opts: BatchConsumerOptions): B
 }
 
 function toRecord(topic: string, partition: number, m: KafkaMessage): InRecord {
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(m.headers ?? {})) {
-    if (v === undefined) continue;
-    headers[k] = Array.isArray(v) ? v.map(String).join(",") : v.toString();
-  }
+  // fromEntries defines each header as an own property: assignment would turn one named __proto__ into a
+  // prototype and drop it from the DLQ copy.
+  const headers: Record<string, string> = Object.fromEntries(
+    Object.entries(m.headers ?? {}).flatMap(([k, v]) =>
+      v === undefined ? [] : [[k, Array.isArray(v) ? v.map(String).join(",") : v.toString()]],
+    ),
+  );
   const record: InRecord = {
     topic,
     partition,

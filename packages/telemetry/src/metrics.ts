@@ -289,6 +289,9 @@ export function createMetrics(opts: CreateMetricsOptions = {}) {
  * event, and a ratio whose denominator series is missing evaluates to nothing instead of firing.
  */
 /** The operations the worker counts errors for (bounded label values). */
+/** What intake refuses before any API call: the decoder's codes, a database refusal, a bug met by one message. */
+const INTAKE_REFUSALS = [...REJECT_CODES, "store_refused", "intake_error"] as const;
+
 export const POSTGRES_OPERATIONS = ["read", "write", "background"] as const;
 export const KAFKA_OPERATIONS = ["produce", "commit", "consume", "lag"] as const;
 export type PostgresOperation = (typeof POSTGRES_OPERATIONS)[number];
@@ -305,7 +308,7 @@ export function primeSeries(
   }
   for (const reason of DEAD_LETTER_CODES) {
     metrics.deadLetters.inc({ reason }, 0);
-    if ((REJECT_CODES as readonly string[]).includes(reason)) metrics.requestsRejected.inc({ reason }, 0);
+    if ((INTAKE_REFUSALS as readonly string[]).includes(reason)) metrics.requestsRejected.inc({ reason }, 0);
   }
   for (const reason of ERROR_CLASSES) metrics.retries.inc({ reason }, 0);
   for (const operation of POSTGRES_OPERATIONS) metrics.postgresErrors.inc({ operation }, 0);

@@ -2,7 +2,7 @@ import { type DeadLetterCode, DLQ_HEADERS } from "@chatq/contracts";
 import { type InRecord, type OutRecord, type RecordProducer, refusalOf } from "@chatq/kafka";
 import type { AuditEvent, Outcome, RejectedMessage, Store } from "@chatq/store";
 import { deadLetterRecord } from "./dead-letter.ts";
-import { isPermanentStoreError, retryThroughOutage } from "./retry-through-outage.ts";
+import { isKafkaOutage, isStoreOutage, retryThroughOutage } from "./retry-through-outage.ts";
 import type { WorkerEvents } from "./worker-events.ts";
 import { writeOrIsolate } from "./write-or-isolate.ts";
 
@@ -20,6 +20,8 @@ export type Effect =
   | { kind: "dead_letter"; source: InRecord; audit: AuditEvent; record: OutRecord };
 
 type OutcomeEffect = Extract<Effect, { kind: "outcome" }>;
+/** Refused for good, or a bug: either way retrying repeats it, and isolating finds the one item at fault. */
+const notStoreOutage = (err: unknown) => !isStoreOutage(err);
 
 export interface EffectsOptions {
   store: Pick<Store, "complete" | "reject" | "findReply" | "audit">;
@@ -150,8 +152,8 @@ export class Effects {
   async #storeRejections(rejections: RejectedMessage[]): Promise<void> {
     await writeOrIsolate(rejections, {
       writeAll: (rows) => this.#retry("store", () => this.#o.store.reject([...rows])),
-      isolates: isPermanentStoreError,
-      refuses: isPermanentStoreError,
+      isolates: notStoreOutage,
+      refuses: notStoreOutage,
       onRefused: (_row, err) => this.#o.onError("store", err),
     });
   }
@@ -170,8 +172,8 @@ export class Effects {
         );
         return this.#repliesToPublish(batch, inserted);
       },
-      isolates: isPermanentStoreError,
-      refuses: isPermanentStoreError,
+      isolates: notStoreOutage,
+      refuses: notStoreOutage,
       onRefused: (e, err) => {
         const requestId = e.outcome.request.request_id;
         const message = `the database refused the outcome: ${(err as Error).message}`;
@@ -227,13 +229,15 @@ export class Effects {
       writeOne: (o) =>
         retryThroughOutage(() => this.#o.producer.send([o.record]), {
           onError: (err) => this.#o.onError("publish", err),
-          giveUp: (err) => this.#stopping || refusalOf(err) !== undefined,
+          giveUp: (err) => this.#stopping || !isKafkaOutage(err),
           sleep: this.#o.sleep,
         }),
       isolates: () => !this.#stopping,
-      refuses: (err) => !this.#stopping && refusalOf(err) !== undefined,
+      // A record Kafka refuses for good, or one whose send fails with a bug rather than an outage.
+      refuses: (err) => !this.#stopping && !isKafkaOutage(err),
       onRefused: async (o, err) => {
-        const message = `Kafka refused the ${o.outcome ? "reply" : "record"} for ${o.record.topic}: ${refusalOf(err)}`;
+        const why = refusalOf(err) ?? (err instanceof Error ? `${err.name}: ${err.message}` : String(err));
+        const message = `Kafka refused the ${o.outcome ? "reply" : "record"} for ${o.record.topic}: ${why}`;
         const requestId = o.outcome?.outcome.request.request_id;
         const dead = this.#deadLetter(o.source, PUBLISH_REFUSED, message, requestId);
         try {
@@ -283,9 +287,10 @@ export class Effects {
 
   /** Outages are retried until shutdown, or for `attempts` tries when the caller has a plan B; refusals never. */
   #retry<T>(operation: "store" | "publish", fn: () => Promise<T>, attempts?: number): Promise<T> {
+    const outage = operation === "store" ? isStoreOutage : isKafkaOutage;
     return retryThroughOutage(fn, {
       onError: (err) => this.#o.onError(operation, err),
-      giveUp: (err) => this.#stopping || isPermanentStoreError(err),
+      giveUp: (err) => this.#stopping || !outage(err),
       sleep: this.#o.sleep,
       ...(attempts !== undefined && { attempts }),
     });

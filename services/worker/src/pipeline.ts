@@ -17,7 +17,7 @@ import { OffsetTracker } from "./offset-tracker.ts";
 import { PartitionLeases } from "./partition-leases.ts";
 import { processJob } from "./process-job.ts";
 import { RecentReplies } from "./recent-replies.ts";
-import { isPermanentStoreError, retryThroughOutage } from "./retry-through-outage.ts";
+import { isStoreOutage, retryThroughOutage } from "./retry-through-outage.ts";
 import type { WorkerEvents } from "./worker-events.ts";
 
 /** What the pipeline needs of the Kafka consumer: fetch control and commits (BatchConsumer, or a test's own). */
@@ -338,7 +338,7 @@ export class Pipeline {
         this.#p.events.emit("store_error", { operation: "read" });
         this.#p.log.warn({ err }, "postgres read failed");
       },
-      giveUp: (err) => this.#stopping || lease?.aborted === true || isPermanentStoreError(err),
+      giveUp: (err) => this.#stopping || lease?.aborted === true || !isStoreOutage(err),
       sleep: (ms) => this.#p.sleep(ms, lease),
     });
   }

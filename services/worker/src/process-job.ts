@@ -19,7 +19,7 @@ import { completedReply, failedReply } from "./build-reply.ts";
 import type { Effect } from "./effects.ts";
 import { fitContext } from "./fit-context.ts";
 import { type Job, replyTopicOf } from "./job.ts";
-import { isPermanentStoreError } from "./retry-through-outage.ts";
+import { isStoreOutage } from "./retry-through-outage.ts";
 
 export interface ProcessDeps {
   store: Pick<Store, "loadHistory">;
@@ -105,11 +105,12 @@ async function answer(job: Job, deps: ProcessDeps): Promise<{ answered: Answered
         deps.store.loadHistory(conversationId, { limit: deps.historyMaxMessages }),
       );
     } catch (err) {
-      // An outage is retried inside withStoreRetry; what escapes is a refusal (or a stop, which goes on up).
-      if (!isPermanentStoreError(err) || job.lease.aborted) throw err;
+      // An outage is retried inside withStoreRetry and escapes only at a stop (which goes on up); anything else
+      // (a refusal, a bug) would fail again the same way: the request fails with the reason.
+      if (isStoreOutage(err) || job.lease.aborted) throw err;
       return {
         answered: failure(
-          new LlmError("unknown", `the conversation's history cannot be read: ${err.message}`),
+          new LlmError("unknown", `the conversation's history cannot be read: ${(err as Error).message}`),
         ),
         promptTokens: 0,
       };

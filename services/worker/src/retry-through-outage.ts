@@ -1,9 +1,10 @@
+import { refusalOf } from "@chatq/kafka";
 import { StoreError } from "@chatq/store";
 
 export interface OutageRetryOptions {
   /** Every failure, before deciding: for the error counter and the log. */
   onError: (err: unknown) => void;
-  /** True when retrying is pointless or no longer wanted (shutting down). */
+  /** True when retrying is pointless or no longer wanted (not an outage, or shutting down). */
   giveUp: (err: unknown) => boolean;
   sleep: (ms: number) => Promise<void>;
   /** Tries in all; unbounded unless the caller has a plan B. */
@@ -32,4 +33,23 @@ export async function retryThroughOutage<T>(fn: () => Promise<T>, o: OutageRetry
 /** A database error that retrying cannot fix: a refusal (bad data, a bug), not an outage. */
 export function isPermanentStoreError(err: unknown): err is StoreError {
   return err instanceof StoreError && !err.retryable;
+}
+
+/**
+ * Postgres away (its error says retryable): worth waiting for. Anything else from a store call, a refusal or a
+ * bug that threw something other than a StoreError, would fail again the same way: retrying it for ever would
+ * hold every partition's work behind it.
+ */
+export function isStoreOutage(err: unknown): boolean {
+  return err instanceof StoreError && err.retryable;
+}
+
+/**
+ * Kafka away or busy (kafkajs errors that are not a refusal of the record): worth waiting for. kafkajs reports
+ * a cluster that stayed down through its own retries as non-retriable, so its class decides, not its flag; a
+ * non-kafkajs error from a send is a bug, which retrying would only repeat.
+ */
+export function isKafkaOutage(err: unknown): boolean {
+  const name = (err as { name?: unknown } | null)?.name;
+  return typeof name === "string" && name.startsWith("KafkaJS") && refusalOf(err) === undefined;
 }
