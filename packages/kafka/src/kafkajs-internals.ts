@@ -105,3 +105,30 @@ export const ConsumerGroup = require("kafkajs/src/consumer/consumerGroup.js") as
     resume(this: ConsumerGroupLike, topicPartitions: unknown[]): void;
   };
 };
+
+/** Where a v2 record batch's records start (after its 61-byte header): what a compressed batch compresses. */
+export const RECORDS_AT = 61;
+
+/** One v2 record batch with these values at offsets firstOffset…, keyed k<offset>, as kafkajs would send it. */
+export async function recordBatchBytes(
+  firstOffset: number,
+  values: string[],
+  compression = 0,
+): Promise<Buffer> {
+  const records = values.map((v, i) =>
+    encodeRecord({ offsetDelta: i, key: Buffer.from(`k${firstOffset + i}`), value: Buffer.from(v) }),
+  );
+  const encoded = await encodeRecordBatch({
+    compression,
+    firstOffset: Long.fromValue(firstOffset),
+    lastOffsetDelta: values.length - 1,
+    records,
+  });
+  return Buffer.from(encoded.buffer);
+}
+
+/** The batch with its compressed bytes overwritten past their first 8 (kafkajs checks no CRC: it decodes this). */
+export function overwriteCompressedBytes(batch: Buffer): Buffer {
+  for (let i = RECORDS_AT + 8; i < batch.length - 2; i++) batch[i] = 0xa5;
+  return batch;
+}

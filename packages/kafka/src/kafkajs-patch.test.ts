@@ -13,8 +13,11 @@ import {
   encodeRecordBatch,
   FetchV11Response,
   Long,
+  overwriteCompressedBytes,
+  RECORDS_AT,
   RecordBatchDecoder,
   RequestQueue,
+  recordBatchBytes,
 } from "./kafkajs-internals.ts";
 
 // What patches/kafkajs@2.2.4.patch changes in kafkajs, driven through kafkajs's own decoders and encoders.
@@ -23,26 +26,12 @@ registerCodecs();
 const NONE = 0;
 const ZSTD = 4;
 const ATTRIBUTES_AT = 21; // firstOffset 8 + length 4 + leaderEpoch 4 + magic 1 + crc 4
-const RECORDS_AT = 61;
 
-async function batchBytes(firstOffset: number, values: string[], compression = NONE): Promise<Buffer> {
-  const records = values.map((v, i) =>
-    encodeRecord({ offsetDelta: i, key: Buffer.from(`k${firstOffset + i}`), value: Buffer.from(v) }),
-  );
-  const encoded = await encodeRecordBatch({
-    compression,
-    firstOffset: Long.fromValue(firstOffset),
-    lastOffsetDelta: values.length - 1,
-    records,
-  });
-  return Buffer.from(encoded.buffer);
-}
+const batchBytes = recordBatchBytes;
 
 /** A zstd batch whose compressed bytes are overwritten in the middle (kafkajs checks no CRC). */
 async function corruptZstdBatch(firstOffset: number, values: string[]): Promise<Buffer> {
-  const b = await batchBytes(firstOffset, values, ZSTD);
-  for (let i = RECORDS_AT + 8; i < b.length - 2; i++) b[i] = 0xa5;
-  return b;
+  return overwriteCompressedBytes(await batchBytes(firstOffset, values, ZSTD));
 }
 
 function withCodecId(b: Buffer, codecId: number): Buffer {
