@@ -3,17 +3,14 @@
 //   pnpm bench worker      — throughput: 50 ms API latency, no rate limit
 //   pnpm bench ratelimit   — small budget shared by 3 workers, then the high-volume tier
 // Or directly: node test/bench/worker-load.ts --preset throughput | small-budget | high-volume [--seconds N]
-import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { ChatRequest } from "@chatq/contracts";
 import { scenarioDb } from "../harness/database.ts";
+import { startFakeProcess } from "../harness/fake-process.ts";
 import { collect, createTopics, requestPublisher, testKafka } from "../harness/kafka-io.ts";
 import { scenarioFor } from "../harness/names.ts";
 import { freePort, spawnWorker } from "../harness/worker-process.ts";
-
-const repoRoot = resolve(import.meta.dirname, "../..");
 
 interface Preset {
   description: string;
@@ -261,39 +258,4 @@ function rssMb(pid: number | undefined): number {
   } catch {
     return 0;
   }
-}
-
-async function startFakeProcess(
-  p: Preset,
-): Promise<{ url: string; adminUrl: string; process: ChildProcess }> {
-  const child = spawn(
-    process.execPath,
-    [
-      resolve(repoRoot, "services/fake-openai/src/main.ts"),
-      "--port",
-      "0",
-      "--api-key",
-      "sk-chatq-test",
-      "--latency-ms",
-      String(p.latencyMs),
-      "--jitter-ms",
-      String(p.jitterMs),
-      "--rpm",
-      String(p.rpm),
-      "--tpm",
-      String(p.tpm),
-      "--limit-slice-ms",
-      String(p.sliceMs),
-    ],
-    { stdio: ["ignore", "pipe", "inherit"] },
-  );
-  const url = await new Promise<string>((res, rej) => {
-    child.stdout?.once("data", (chunk: Buffer) => {
-      const line = JSON.parse(chunk.toString("utf8").split("\n")[0] ?? "{}") as { url?: string };
-      if (line.url) res(line.url);
-      else rej(new Error(`fake did not start: ${chunk.toString("utf8")}`));
-    });
-    child.once("exit", (code) => rej(new Error(`fake exited ${code}`)));
-  });
-  return { url, adminUrl: url.replace(/\/v1$/, ""), process: child };
 }
