@@ -45,6 +45,12 @@ export interface Permit {
    * while the grant is still inside the window; a no-op after.
    */
   reconcile(actualTokens: number): void;
+  /**
+   * The call was not made after all (its work moved elsewhere, the worker is stopping): gives the request and
+   * its tokens back to the budget, for every replica. Only for a call that never reached the API. Once
+   * released, reconcile() does nothing.
+   */
+  release(): void;
 }
 
 /** Parsed from x-ratelimit-* headers of any answer (200 or 429). */
