@@ -27,8 +27,11 @@ export interface AnswerDeps {
   now: () => number;
   /** Fires at shutdown: a job that has not reached the API yet stops waiting (and stays uncommitted). */
   shutdown: AbortSignal;
-  /** False once this job's partition belongs to another member after a rebalance: its new owner will answer it. */
-  stillOurs: (job: Job) => boolean;
+  /**
+   * Aborts once this job's partition belongs to another member after a rebalance (its new owner will answer it):
+   * a wait for budget or a backoff ends at once and gives its place in the shared budget back.
+   */
+  lease: (job: Job) => AbortSignal;
 }
 
 const MAX_ACCOUNT_ROUNDS = 5;
@@ -67,16 +70,18 @@ export async function answerWithRetries(
   let attempt = 0;
   let apiMs = 0;
   let accountRounds = 0;
+  // A stop or a rebalance: either way the job is left, uncommitted, for whoever owns its partition next.
+  const leave = AbortSignal.any([deps.shutdown, deps.lease(job)]);
   for (;;) {
     await deps.gate.whenOpen();
-    if (deps.shutdown.aborted || !deps.stillOurs(job)) throw new LeftForRedelivery();
+    if (leave.aborted) throw new LeftForRedelivery();
     let permit: Awaited<ReturnType<RateLimiter["acquire"]>>;
     try {
       permit = await deps.limiter.acquire({
         model,
         tokens: weight.promptTokens + weight.outputBudget,
         priority: job.priority,
-        signal: deps.shutdown,
+        signal: leave,
       });
     } catch (err) {
       if (err instanceof RequestTooLargeError) {
@@ -88,12 +93,13 @@ export async function answerWithRetries(
           apiMs,
         };
       }
-      if (deps.shutdown.aborted) throw new LeftForRedelivery();
+      if (leave.aborted) throw new LeftForRedelivery();
       throw err;
     }
-    if (!deps.stillOurs(job)) {
-      // Waiting for budget outlasted our ownership: give the tokens back and let the new owner ask.
-      permit.reconcile(0);
+    if (leave.aborted) {
+      // Granted in the same moment the job stopped being ours: the call is not made, so the request slot and
+      // the tokens go back to the budget (for this worker's other work, or the partition's new owner).
+      permit.release();
       throw new LeftForRedelivery();
     }
     deps.metrics.ratelimitWait.observe({ model, priority: job.priority }, permit.waitedMs / 1000);
@@ -155,7 +161,7 @@ export async function answerWithRetries(
       }
       deps.metrics.openaiAttempts.inc({ model, outcome: "retry" });
       deps.metrics.retries.inc({ reason: decision.reason });
-      await deps.sleep(decision.delayMs, deps.shutdown);
+      await deps.sleep(decision.delayMs, leave);
     }
   }
 }

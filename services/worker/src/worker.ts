@@ -34,6 +34,7 @@ import { type Job, replyTopicOf } from "./job.ts";
 import { KeyedScheduler } from "./keyed-scheduler.ts";
 import { startLagMonitor } from "./lag-monitor.ts";
 import { OffsetTracker } from "./offset-tracker.ts";
+import { PartitionLeases } from "./partition-leases.ts";
 import { processJob } from "./process-job.ts";
 import { RecentReplies } from "./recent-replies.ts";
 import { isPermanentStoreError, retryThroughOutage } from "./retry-through-outage.ts";
@@ -185,13 +186,13 @@ export async function startWorker(
     });
 
   // Partitions this member owns now; work of others (fetched before a rebalance) is left to their new owner.
-  let owned = new Set<number>();
+  const leases = new PartitionLeases();
   const shutdown = new AbortController();
   // Every job waiting for budget or a backoff listens to it: hundreds of listeners are expected, not a leak.
   setMaxListeners(0, shutdown.signal);
   const answerDeps: AnswerDeps = {
     shutdown: shutdown.signal,
-    stillOurs: (job) => owned.has(job.source.partition),
+    lease: (job) => leases.signal(job.source.partition),
     client,
     limiter,
     gate,
@@ -263,7 +264,7 @@ export async function startWorker(
   const scheduler = new KeyedScheduler<Job>(runJob, config.worker.maxInFlight, checkBackpressure);
 
   const schedule = (job: Job): void => {
-    if (!owned.has(job.source.partition)) return;
+    if (!leases.owns(job.source.partition)) return;
     const first = inFlight.claim(job.request.request_id);
     if (first) {
       // The same request twice in flight: one API call, one reply. If the first copy was dropped, this one goes on.
@@ -314,7 +315,7 @@ export async function startWorker(
     kafka,
     groupId: config.kafka.groupId,
     topic: config.topics.requests,
-    owns: (partition) => owned.has(partition),
+    owns: (partition) => leases.owns(partition),
     intervalMs: config.worker.lagRefreshMs,
     metrics,
     log,
@@ -337,12 +338,12 @@ export async function startWorker(
   let joined = false;
   consumer.onAssignment((partitions) => {
     joined = true;
-    const lost = [...owned].filter((p) => !partitions.includes(p));
-    owned = new Set(partitions);
+    // Work of a lost partition is its new owner's now (it re-reads from the last commit): running it here too
+    // would call the API twice. Ending the leases stops its waits for budget at once; what is queued behind its
+    // conversations is dropped; what is already at the API finishes (its effects are idempotent).
+    const lost = leases.assign(partitions);
     tracker.retainOnly(partitions);
-    // Queued work of a lost partition is its new owner's now (it re-reads from the last commit): running it here
-    // too would call the API twice. What is already at the API finishes; its effects are idempotent.
-    const handedOver = scheduler.dropQueued((job) => !owned.has(job.source.partition));
+    const handedOver = scheduler.dropQueued((job) => !leases.owns(job.source.partition));
     dropped(handedOver);
     // A partition now read by another member is its lag to report, not ours.
     for (const p of lost) lag.forget(p);
