@@ -26,6 +26,8 @@ export interface BatchConsumerOptions {
   maxBytes?: number;
   maxBytesPerPartition?: number;
   fromBeginning?: boolean;
+  /** Longest a fetch waits for data (default 1000); also how long kafkajs sleeps between fetches while paused. */
+  maxWaitTimeMs?: number;
 }
 
 export interface BatchConsumer {
@@ -53,6 +55,10 @@ export function createBatchConsumer(kafka: Kafka, opts: BatchConsumerOptions): B
     heartbeatInterval: opts.heartbeatIntervalMs ?? 3_000,
     maxBytes: opts.maxBytes ?? 1024 * 1024,
     maxBytesPerPartition: opts.maxBytesPerPartition ?? 256 * 1024,
+    // kafkajs heartbeats only between fetches, and with every partition paused (backpressure: the usual state of
+    // a busy worker) it sleeps this long between them. At its default of 5 s a busy member learnt of a joining
+    // one up to 5 s late, and the whole group stood still meanwhile; at 1 s the heartbeat interval decides.
+    maxWaitTimeInMs: opts.maxWaitTimeMs ?? 1000,
     allowAutoTopicCreation: false,
   });
   const assignmentListeners: ((partitions: number[]) => void)[] = [];
