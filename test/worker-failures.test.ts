@@ -1,9 +1,10 @@
 import { DLQ_HEADERS } from "@chatq/contracts";
-import { type FakeOpenAI, startFakeOpenAI } from "@chatq/fake-openai";
+import type { FakeOpenAI } from "@chatq/fake-openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { scenarioDb } from "./harness/database.ts";
 import { collect, createTopics, requestPublisher, testKafka } from "./harness/kafka-io.ts";
 import { uniqueScenario } from "./harness/scenario.ts";
+import { startTestFake } from "./harness/test-budget.ts";
 import { getJson, metricValue, spawnWorker } from "./harness/worker-process.ts";
 
 const user = (content: string) => [{ role: "user" as const, content }];
@@ -11,7 +12,7 @@ const user = (content: string) => [{ role: "user" as const, content }];
 describe("the worker with bad input and a failing API", () => {
   let fake: FakeOpenAI;
   beforeAll(async () => {
-    fake = await startFakeOpenAI({ apiKey: "sk-chatq-test", latencyMs: 20 });
+    fake = await startTestFake({ latencyMs: 20 });
   });
   afterAll(async () => {
     await fake?.close();

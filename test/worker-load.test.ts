@@ -1,9 +1,10 @@
 import type { ChatReply, ChatRequest } from "@chatq/contracts";
-import { type FakeOpenAI, startFakeOpenAI } from "@chatq/fake-openai";
+import type { FakeOpenAI } from "@chatq/fake-openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { scenarioDb } from "./harness/database.ts";
 import { collect, createTopics, requestPublisher, testKafka } from "./harness/kafka-io.ts";
 import { uniqueScenario } from "./harness/scenario.ts";
+import { startTestFake } from "./harness/test-budget.ts";
 import { spawnWorker } from "./harness/worker-process.ts";
 
 const REQUESTS = 2000;
@@ -70,7 +71,7 @@ async function publishedLoad(label: string) {
 describe("the worker under load (real Kafka, Postgres, Redis; fake OpenAI with 200 ms latency)", () => {
   let fake: FakeOpenAI;
   beforeAll(async () => {
-    fake = await startFakeOpenAI({ apiKey: "sk-chatq-test", latencyMs: 200, jitterMs: 50 });
+    fake = await startTestFake({ latencyMs: 200, jitterMs: 50 });
   });
   afterAll(async () => {
     await fake?.close();
@@ -95,6 +96,11 @@ describe("the worker under load (real Kafka, Postgres, Redis; fake OpenAI with 2
       const calls = fake.stats().completions_by_client_request_id;
       expect(Object.keys(calls)).toHaveLength(REQUESTS);
       expect(Object.values(calls).every((n) => n === 1)).toBe(true);
+      // The backlog outruns the harness budget's first bucket, so the limiter binds: it must not overspend.
+      const { requests_total, rate_limited_total } = fake.stats();
+      expect(rate_limited_total.requests + rate_limited_total.tokens).toBeLessThanOrEqual(
+        requests_total / 100,
+      );
 
       const [stored] = await db.query<{ replies: string; completed: string; usage: string; turns: string }>(
         `select (select count(*) from replies) as replies,

@@ -1,13 +1,14 @@
-import { type FakeOpenAI, startFakeOpenAI } from "@chatq/fake-openai";
+import type { FakeOpenAI } from "@chatq/fake-openai";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { scenarioDb } from "./harness/database.ts";
 import { collect, createTopics, requestPublisher, testKafka } from "./harness/kafka-io.ts";
 import { uniqueScenario } from "./harness/scenario.ts";
+import { startTestFake } from "./harness/test-budget.ts";
 import { metricValue, spawnWorker } from "./harness/worker-process.ts";
 
 let fake: FakeOpenAI;
 beforeAll(async () => {
-  fake = await startFakeOpenAI({ apiKey: "sk-chatq-test", latencyMs: 200 });
+  fake = await startTestFake({ latencyMs: 200 });
 });
 afterAll(async () => {
   await fake?.close();

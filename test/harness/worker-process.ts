@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { resolve } from "node:path";
 import type { Scenario } from "./names.ts";
+import { budgetEnv, TEST_BUDGET } from "./test-budget.ts";
 
 const repoRoot = resolve(import.meta.dirname, "../..");
 
@@ -16,7 +17,10 @@ export interface WorkerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts a real worker process (node services/worker/src/main.ts), configured for the scenario. */
+/**
+ * Starts a real worker process (node services/worker/src/main.ts), configured for the scenario, under TEST_BUDGET
+ * shared through Redis (what the fakes of startTestFake enforce); `env` overrides any of it.
+ */
 export function spawnWorker(
   s: Scenario,
   openaiBaseUrl: string,
@@ -33,8 +37,7 @@ export function spawnWorker(
       RATELIMIT_KEY_PREFIX: s.redisPrefix,
       OPENAI_API_KEY: "sk-chatq-test",
       OPENAI_BASE_URL: openaiBaseUrl,
-      OPENAI_RPM: "0",
-      OPENAI_TPM: "0",
+      ...budgetEnv(TEST_BUDGET),
       TOPIC_REQUESTS: s.topics.requests,
       TOPIC_REPLIES: s.topics.replies,
       TOPIC_DLQ: s.topics.deadLetter,
@@ -115,7 +118,7 @@ export async function metricValue(
   name: string,
   labels: Record<string, string> = {},
 ): Promise<number> {
-  const text = await (await fetch(`${metricsUrl}/metrics`)).text();
+  const text = await (await fetch(`${metricsUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
   let sum = 0;
   for (const line of text.split("\n")) {
     if (!line.startsWith(name)) continue;

@@ -18,16 +18,29 @@ export interface BudgetStore {
   close(): Promise<void>;
 }
 
+/**
+ * The budget in this process. Several stores may share one `budgets` map under different owners: replicas
+ * in one process, deciding exactly as replicas sharing Redis do (tests and benchmarks use that).
+ */
 export class LocalBudgetStore implements BudgetStore {
-  private readonly budgets = new Map<string, TokenBucketBudget>();
+  private readonly budgets: Map<string, TokenBucketBudget>;
   private readonly clock: () => number;
+  private readonly owner: string;
 
-  constructor(clock: () => number) {
+  constructor(
+    clock: () => number,
+    shared: { owner: string; budgets: Map<string, TokenBucketBudget> } = {
+      owner: "local",
+      budgets: new Map(),
+    },
+  ) {
     this.clock = clock;
+    this.owner = shared.owner;
+    this.budgets = shared.budgets;
   }
 
   acquire(model: string, shape: BucketShape, items: readonly AcquireItem[]): Promise<AcquireOutcome> {
-    return Promise.resolve(this.budget(model).acquire(this.clock(), shape, items, "local"));
+    return Promise.resolve(this.budget(model).acquire(this.clock(), shape, items, this.owner));
   }
 
   giveBack(model: string, shape: BucketShape, requests: number, tokens: number): Promise<void> {

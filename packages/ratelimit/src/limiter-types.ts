@@ -46,8 +46,9 @@ export interface Permit {
    */
   reconcile(actualTokens: number): void;
   /**
-   * The grant will not be used (its job's partition moved, the worker is stopping): give back the request and
-   * every token, so another waiter, here or on another replica, gets them now. Idempotent; nothing after it.
+   * The call was not made after all (its work moved elsewhere, the worker is stopping): gives the request and
+   * its tokens back to the budget, for every replica. Only for a call that never reached the API. Once
+   * released, reconcile() does nothing.
    */
   release(): void;
 }

@@ -1,9 +1,12 @@
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { bucketShape } from "./bucket-shape.ts";
+import { LocalBudgetStore } from "./budget-store.ts";
 import { budgetViolations } from "./budget-violations.ts";
 import type { Permit, Priority, RateLimiter, RateLimiterOptions } from "./index.ts";
 import { createRateLimiter, RateLimiterClosedError, RequestTooLargeError } from "./index.ts";
+import { QueuedRateLimiter } from "./rate-limiter.ts";
+import type { TokenBucketBudget } from "./token-bucket-budget.ts";
 
 // Local mode, fake timers: the limiter's clock and its sleeps run on vitest's clock.
 beforeEach(() => {
@@ -49,6 +52,26 @@ describe("RateLimiter (local mode)", () => {
       ...["i1", "i2", "i3", "b11", "b12", "b13"],
     ]);
     expect(order).toHaveLength(28);
+  });
+
+  it("release gives a grant that was never used back, request and tokens, at once", async () => {
+    const rl = await limiter();
+    const permits: Permit[] = [];
+    for (let i = 0; i < 10; i++)
+      permits.push(await rl.acquire({ model: "m", tokens: 190, priority: "batch" }));
+    const order: string[] = [];
+    track(rl, order, "next", "batch", 100);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(order).toEqual([]);
+    permits[0]?.release();
+    permits[0]?.release(); // once only
+    permits[0]?.reconcile(0); // a no-op once released
+    await vi.advanceTimersByTimeAsync(1);
+    expect(order).toEqual(["next"]);
+    // Only the one slot came back: the next request waits for the refill.
+    track(rl, order, "after", "batch", 1);
+    await vi.advanceTimersByTimeAsync(50);
+    expect(order).toEqual(["next"]);
   });
 
   it("reconcile gives unused tokens back to the budget at once", async () => {
@@ -212,6 +235,235 @@ describe("RateLimiter (local mode) under any arrival pattern", () => {
         },
       ),
       { numRuns: 60 },
+    );
+  });
+});
+
+/**
+ * Replicas in one process over one shared budget, deciding exactly as replicas sharing Redis do (the budget is
+ * the Lua script's twin): each is a QueuedRateLimiter with its own owner name, on vitest's clock.
+ */
+function replicaGroup(limits: { rpm: number; tpm: number }) {
+  const budgets = new Map<string, TokenBucketBudget>();
+  const errors: unknown[] = [];
+  let n = 0;
+  return {
+    errors,
+    join(): QueuedRateLimiter {
+      const clock = () => Date.now();
+      const store = new LocalBudgetStore(clock, { owner: `r${n++}`, budgets });
+      return new QueuedRateLimiter(store, {
+        limits: { default: limits },
+        burstSliceMs: 1000,
+        jitterMarginMs: 20,
+        maxQueued: 1_000_000,
+        clock,
+        onError: (err) => errors.push(err),
+      });
+    },
+  };
+}
+
+describe("RateLimiter replicas sharing one budget", () => {
+  it("serves a replica that joins behind another's deep, old backlog within a grant or two", async () => {
+    const group = replicaGroup({ rpm: 600, tpm: 0 });
+    const [old, fresh] = [group.join(), group.join()];
+    const order: string[] = [];
+    for (let i = 0; i < 300; i++) track(old, order, "old", "batch");
+    await vi.advanceTimersByTimeAsync(5000); // the backlog has waited 5 s; the bucket is empty
+    const before = order.length;
+    for (let i = 0; i < 5; i++) track(fresh, order, "fresh", "batch");
+    await vi.advanceTimersByTimeAsync(3000);
+    // Before: FIFO by enqueue time served all 300 older waiters first (30 s at 600 RPM). Now they take turns.
+    expect(order.slice(before, before + 10)).toEqual([
+      ...["old", "fresh", "old", "fresh", "old", "fresh", "old", "fresh", "old", "fresh"],
+    ]);
+    expect(group.errors).toEqual([]);
+  });
+
+  // A big head waits ~918 ms for its tokens and holds the claim meanwhile; when it goes, the claim must go too.
+  for (const how of ["aborts its waits (its partitions moved)", "closes"] as const) {
+    it(`a replica that ${how} gives up its claim at once, so others need not wait for it to expire`, async () => {
+      const group = replicaGroup({ rpm: 600, tpm: 120_000 });
+      const [leaving, other] = [group.join(), group.join()];
+      const ac = new AbortController();
+      await leaving.acquire({ model: "m", tokens: 1900, priority: "batch" });
+      const gone = leaving
+        .acquire({ model: "m", tokens: 1900, priority: "batch", signal: ac.signal })
+        .catch((e: unknown) => e);
+      await vi.advanceTimersByTimeAsync(100);
+      if (how === "closes") await leaving.close();
+      else ac.abort();
+      expect(await gone).toMatchObject({ retryable: how === "closes" });
+      await vi.advanceTimersByTimeAsync(100);
+      const order: string[] = [];
+      const small = track(other, order, "small", "batch", 10);
+      await vi.advanceTimersByTimeAsync(0);
+      // It fits (~490 tokens are back): it goes now, not when the big head's claim would have ended (~970 ms).
+      expect(order).toEqual(["small"]);
+      expect(small.permit?.waitedMs).toBe(0);
+      expect(group.errors).toEqual([]);
+    });
+  }
+});
+
+/** A replica's life in the property below: it joins (queues work), aborts its waits, or leaves. */
+const replicaEvent = fc.record({
+  dt: fc.integer({ min: 0, max: 600 }),
+  replica: fc.integer({ min: 0, max: 3 }),
+  kind: fc.constantFrom("enqueue", "enqueue", "enqueue", "abort", "leave"),
+  count: fc.integer({ min: 1, max: 15 }),
+  tokens: fc.integer({ min: 0, max: 400 }),
+  interactive: fc.boolean(),
+});
+
+type ReplicaEvent = typeof replicaEvent extends fc.Arbitrary<infer T> ? T : never;
+
+interface GroupRun {
+  grants: { owner: string; at: number; tokens: number; interactive: boolean }[];
+  /** Grants to others while a replica's current head waited, at each of its grants: the fairness figure. */
+  othersBeforeEachGrant: number[];
+  /** Batch grants made while an interactive wait somewhere was older than them. */
+  batchOverWaitingInteractive: number;
+  unserved: number;
+  errors: unknown[];
+}
+
+/**
+ * Plays replica events against a group sharing one budget and records, in the order things happened, every
+ * grant and how many grants other replicas got while each replica's head waited.
+ */
+async function playGroup(limits: { rpm: number; tpm: number }, events: ReplicaEvent[]): Promise<GroupRun> {
+  vi.setSystemTime(1_000_000);
+  const group = replicaGroup(limits);
+  const slots: ({ rl: QueuedRateLimiter; owner: string; aborts: AbortController } | undefined)[] = [];
+  const waiting = new Map<string, number>();
+  const othersSinceHead = new Map<string, number>();
+  /** Interactive items waiting now, with the time they were queued. */
+  const interactiveWaiting = new Set<{ at: number }>();
+  const run: GroupRun = {
+    grants: [],
+    othersBeforeEachGrant: [],
+    batchOverWaitingInteractive: 0,
+    unserved: 0,
+    errors: group.errors,
+  };
+  const pending: Promise<void>[] = [];
+  let owners = 0;
+  for (const e of events) {
+    await vi.advanceTimersByTimeAsync(e.dt);
+    let slot = slots[e.replica];
+    if (e.kind === "leave" || e.kind === "abort") {
+      if (slot === undefined) continue;
+      slot.aborts.abort();
+      slot.aborts = new AbortController();
+      if (e.kind === "leave") {
+        await slot.rl.close();
+        slots[e.replica] = undefined;
+      }
+      continue;
+    }
+    if (slot === undefined) {
+      slot = { rl: group.join(), owner: `o${owners++}`, aborts: new AbortController() };
+      slots[e.replica] = slot;
+    }
+    const { rl, owner } = slot;
+    const signal = slot.aborts.signal;
+    for (let i = 0; i < e.count; i++) {
+      if ((waiting.get(owner) ?? 0) === 0) othersSinceHead.set(owner, 0);
+      waiting.set(owner, (waiting.get(owner) ?? 0) + 1);
+      const queuedAt = { at: Date.now() };
+      if (e.interactive) interactiveWaiting.add(queuedAt);
+      const done = () => {
+        waiting.set(owner, (waiting.get(owner) ?? 1) - 1);
+        interactiveWaiting.delete(queuedAt);
+      };
+      pending.push(
+        rl
+          .acquire({
+            model: "m",
+            tokens: e.tokens,
+            priority: e.interactive ? "interactive" : "batch",
+            signal,
+          })
+          .then(
+            () => {
+              const at = Date.now();
+              done();
+              if (!e.interactive && [...interactiveWaiting].some((w) => w.at < at))
+                run.batchOverWaitingInteractive++;
+              run.grants.push({ owner, at, tokens: e.tokens, interactive: e.interactive });
+              run.othersBeforeEachGrant.push(othersSinceHead.get(owner) ?? 0);
+              othersSinceHead.set(owner, 0);
+              for (const [other, n] of waiting) {
+                if (other !== owner && n > 0)
+                  othersSinceHead.set(other, (othersSinceHead.get(other) ?? 0) + 1);
+              }
+            },
+            (err: unknown) => {
+              done();
+              if (
+                !(err instanceof Error) ||
+                !["RATE_LIMIT_ABORTED", "RATE_LIMITER_CLOSED"].includes((err as { code?: string }).code ?? "")
+              ) {
+                run.errors.push(err);
+              }
+            },
+          ),
+      );
+    }
+  }
+  // Long enough for everything still queued to be served.
+  await vi.advanceTimersByTimeAsync(600_000);
+  await Promise.all(pending);
+  run.unserved = [...waiting.values()].reduce((a, b) => a + b, 0);
+  for (const slot of slots) await slot?.rl.close();
+  return run;
+}
+
+describe("RateLimiter replicas joining, leaving and aborting at any moment", () => {
+  const limitsArb = fc.record({
+    rpm: fc.integer({ min: 60, max: 1200 }),
+    tpm: fc.integer({ min: 6000, max: 200_000 }),
+  });
+
+  it("serve every replica with queued work within a bounded number of grants, within the budget", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        limitsArb,
+        fc.array(replicaEvent, { minLength: 1, maxLength: 40 }),
+        async (limits, events) => {
+          const run = await playGroup(
+            limits,
+            events.map((e) => ({ ...e, interactive: false })),
+          );
+          expect(run.errors).toEqual([]);
+          expect(run.unserved).toBe(0);
+          expect(budgetViolations(run.grants, bucketShape(limits, 1000, 20))).toEqual([]);
+          // One turn each: while a replica's head waits, each of the (at most 3) others gets at most one call's
+          // grants, which is at most a bucket. (FIFO by enqueue time let one replica's whole backlog go first.)
+          const bucket = Math.ceil(limits.rpm / 60);
+          expect(Math.max(0, ...run.othersBeforeEachGrant)).toBeLessThanOrEqual(3 * (bucket + 1));
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it("still serve interactive work anywhere before batch work everywhere", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        limitsArb,
+        fc.array(replicaEvent, { minLength: 1, maxLength: 40 }),
+        async (limits, events) => {
+          const run = await playGroup(limits, events);
+          expect(run.errors).toEqual([]);
+          expect(run.unserved).toBe(0);
+          expect(budgetViolations(run.grants, bucketShape(limits, 1000, 20))).toEqual([]);
+          expect(run.batchOverWaitingInteractive).toBe(0);
+        },
+      ),
+      { numRuns: 100 },
     );
   });
 });

@@ -16,7 +16,7 @@ import type {
   RateLimiter,
   RateLimitObservation,
 } from "./limiter-types.ts";
-import type { AcquireItem, AcquireOutcome } from "./token-bucket-budget.ts";
+import type { AcquireOutcome } from "./token-bucket-budget.ts";
 
 /** Most acquisitions sent in one budget call: one Redis round trip serves a whole burst. */
 const MAX_BATCH = 128;
@@ -26,8 +26,11 @@ const STORE_RETRY_MAX_MS = 2000;
 const LATE_REPLY_MS = 5;
 
 interface Waiter {
-  item: AcquireItem;
+  tokens: number;
+  interactive: boolean;
   enqueuedAt: number;
+  /** When it became the head of its queue (undefined until then): its place in the order across replicas. */
+  headSince: number | undefined;
   resolve: (p: Permit) => void;
   reject: (err: unknown) => void;
   signal: AbortSignal | undefined;
@@ -47,6 +50,11 @@ interface Lane {
   timer: NodeJS.Timeout | undefined;
   /** The last refusal was for an interactive head: a new interactive arrival changes nothing. */
   refusedInteractive: boolean;
+  /**
+   * The last budget call refused something, so this replica may hold the shared reservation (or be next for
+   * it). If its waiters go (aborted), it says so at once instead of letting the claim block others until it expires.
+   */
+  mayHoldReservation: boolean;
   holdUntil: number;
   storeFailures: number;
   freeRequests: number;
@@ -103,8 +111,10 @@ export class QueuedRateLimiter implements RateLimiter {
       const interactive = req.priority === "interactive";
       const enqueuedAt = this.cfg.clock();
       const w: Waiter = {
-        item: { tokens, interactive, since: enqueuedAt },
+        tokens,
+        interactive,
         enqueuedAt,
+        headSince: undefined,
         resolve,
         reject,
         signal,
@@ -162,7 +172,7 @@ export class QueuedRateLimiter implements RateLimiter {
       let sendingB = 0;
       for (const w of lane.sending ?? []) {
         if (w.cancelled) continue;
-        if (w.item.interactive) sendingI++;
+        if (w.interactive) sendingI++;
         else sendingB++;
       }
       out.push({ model: lane.model, priority: "interactive", queued: lane.interactive.length + sendingI });
@@ -198,6 +208,12 @@ export class QueuedRateLimiter implements RateLimiter {
     }
     // Grants still on their way are released by their pump before the store closes.
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    // A claim on the shared budget would hold the other replicas back until it expired.
+    await Promise.allSettled(
+      [...this.lanes.values()]
+        .filter((lane) => lane.mayHoldReservation)
+        .map((lane) => this.store.acquire(lane.model, lane.shape, [])),
+    );
     await this.store.close();
   }
 
@@ -215,6 +231,7 @@ export class QueuedRateLimiter implements RateLimiter {
         pumpScheduled: false,
         timer: undefined,
         refusedInteractive: false,
+        mayHoldReservation: false,
         holdUntil: 0,
         storeFailures: 0,
         freeRequests: shape.requests?.capacity ?? Number.POSITIVE_INFINITY,
@@ -256,6 +273,11 @@ export class QueuedRateLimiter implements RateLimiter {
 
   private pump(lane: Lane): void {
     if (this.closed || lane.sending !== undefined || lane.timer !== undefined) return;
+    if (lane.interactive.length + lane.batch.length === 0) {
+      // Nothing waits here any more: give up a claim on the shared budget now rather than when it expires.
+      if (lane.mayHoldReservation) this.send(lane, []);
+      return;
+    }
     const wait = lane.holdUntil - this.cfg.clock();
     if (wait > 0) {
       this.sleep(lane, wait);
@@ -267,14 +289,27 @@ export class QueuedRateLimiter implements RateLimiter {
       if (w === undefined) break;
       sending.push(w);
     }
-    if (sending.length === 0) return;
+    this.send(lane, sending);
+  }
+
+  private send(lane: Lane, sending: Waiter[]): void {
     lane.sending = sending;
     const sentAt = this.cfg.clock();
-    const call = this.store.acquire(
-      lane.model,
-      lane.shape,
-      sending.map((w) => w.item),
-    );
+    // Each queue's head says how long it has been head; the others are not heads yet (see headMs).
+    let interactiveHead = true;
+    let batchHead = true;
+    const items = sending.map((w) => {
+      const isHead = w.interactive ? interactiveHead : batchHead;
+      if (w.interactive) interactiveHead = false;
+      else batchHead = false;
+      if (isHead) w.headSince ??= sentAt;
+      return {
+        tokens: w.tokens,
+        interactive: w.interactive,
+        headMs: isHead ? sentAt - (w.headSince ?? sentAt) : 0,
+      };
+    });
+    const call = this.store.acquire(lane.model, lane.shape, items);
     this.track(call).then(
       (outcome) => this.granted(lane, sending, outcome, sentAt),
       (err: unknown) => this.storeFailed(lane, sending, err),
@@ -284,6 +319,7 @@ export class QueuedRateLimiter implements RateLimiter {
   private granted(lane: Lane, sending: Waiter[], outcome: AcquireOutcome, sentAt: number): void {
     lane.sending = undefined;
     lane.storeFailures = 0;
+    lane.mayHoldReservation = outcome.granted < sending.length;
     lane.freeRequests = outcome.freeRequests;
     lane.freeTokens = outcome.freeTokens;
     const now = this.cfg.clock();
@@ -294,26 +330,30 @@ export class QueuedRateLimiter implements RateLimiter {
         if (!w.cancelled) back.push(w);
         return;
       }
-      grantedTokens += w.item.tokens;
-      if (w.cancelled) this.release(lane, w.item.tokens);
+      grantedTokens += w.tokens;
+      if (w.cancelled) this.release(lane, w.tokens);
       else this.settle(w, undefined, this.permit(lane, w, now));
     });
     if (outcome.granted > 0 && now - sentAt >= LATE_REPLY_MS) {
       this.chargeLateness(lane, outcome, grantedTokens, now - sentAt);
     }
+    // The first refused item of each priority is its queue's head now: it became head during this call.
+    for (const w of [back.find((x) => x.interactive), back.find((x) => !x.interactive)]) {
+      if (w !== undefined) w.headSince ??= sentAt;
+    }
     this.putBack(lane, back);
     if (this.closed) return;
     const refused = back[0];
     if (outcome.retryMs === undefined || refused === undefined) {
-      // Everything sent was granted (or the refused ones were aborted meanwhile): go again if
-      // more arrived while the call was out.
+      // Everything sent was granted (or the refused ones were aborted meanwhile): go again if more arrived
+      // while the call was out, or give up a claim nobody here needs any more.
       lane.refusedInteractive = false;
-      if (lane.interactive.length + lane.batch.length > 0) this.pump(lane);
+      this.pump(lane);
       return;
     }
-    lane.refusedInteractive = refused.item.interactive;
+    lane.refusedInteractive = refused.interactive;
     // An interactive request arrived while refused batch work was at the store: try it now.
-    if (!refused.item.interactive && lane.interactive.length > 0 && !(lane.holdUntil > now)) {
+    if (!refused.interactive && lane.interactive.length > 0 && !(lane.holdUntil > now)) {
       this.pump(lane);
       return;
     }
@@ -358,21 +398,16 @@ export class QueuedRateLimiter implements RateLimiter {
   }
 
   private putBack(lane: Lane, back: Waiter[]): void {
-    lane.interactive.unshiftAll(back.filter((w) => w.item.interactive));
-    lane.batch.unshiftAll(back.filter((w) => !w.item.interactive));
+    lane.interactive.unshiftAll(back.filter((w) => w.interactive));
+    lane.batch.unshiftAll(back.filter((w) => !w.interactive));
   }
 
   private permit(lane: Lane, w: Waiter, now: number): Permit {
-    let charged = w.item.tokens;
+    let charged = w.tokens;
     let released = false;
     return {
       waitedMs: Math.max(0, now - w.enqueuedAt),
-      tokens: w.item.tokens,
-      release: () => {
-        if (released || this.closed) return;
-        released = true;
-        this.release(lane, charged);
-      },
+      tokens: w.tokens,
       reconcile: (actualTokens: number) => {
         if (released || this.closed || !Number.isFinite(actualTokens) || actualTokens < 0) return;
         const actual = Math.ceil(actualTokens);
@@ -384,16 +419,25 @@ export class QueuedRateLimiter implements RateLimiter {
           if (back > 0 && lane.timer !== undefined && !(lane.holdUntil > this.cfg.clock())) this.wake(lane);
         }, this.cfg.onError);
       },
+      release: () => {
+        if (released || this.closed) return;
+        released = true;
+        this.release(lane, charged);
+      },
     };
   }
 
   private abort(lane: Lane, w: Waiter): void {
     if (w.cancelled) return;
-    const queue = w.item.interactive ? lane.interactive : lane.batch;
+    const queue = w.interactive ? lane.interactive : lane.batch;
     if (!queue.remove(w)) {
       // At the store right now: the pump releases the grant if one comes back.
       if (!lane.sending?.includes(w)) return;
       w.cancelled = true;
+    } else if (lane.timer !== undefined && (w.headSince !== undefined || queue.length === 0)) {
+      // A head's wait ended early: its successor may fit now, and the shared claim it held must change hands
+      // (to the successor, or to another replica) now rather than when it expires.
+      this.wake(lane);
     }
     this.settle(w, new RateLimitAbortedError(w.signal?.reason));
   }

@@ -49,7 +49,7 @@ export class RedisBudgetStore implements BudgetStore {
 
   async acquire(model: string, shape: BucketShape, items: readonly AcquireItem[]): Promise<AcquireOutcome> {
     const args: (string | number)[] = [this.owner, RESERVATION_GRACE_MS];
-    for (const it of items) args.push(it.tokens, it.interactive ? 1 : 0, it.since);
+    for (const it of items) args.push(it.tokens, it.interactive ? 1 : 0, it.headMs);
     const reply = await this.run(model, "acquire", shape, args);
     if (!Array.isArray(reply) || reply.length !== 4 || !reply.every((x) => typeof x === "number")) {
       throw new TypeError("unexpected reply from the budget script");

@@ -1,13 +1,15 @@
 -- One model's shared budget: the Redis twin of token-bucket-budget.ts (read that file for the why;
 -- keep the two in step, decision for decision). One atomic call per batch of acquisitions.
 --
--- KEYS[1] HASH r, t (levels), at (last refill, ms), hold, and the reservation: resUntil, resOwner,
---         resRank (0 interactive, 1 batch), resSince (when its request was queued)
+-- KEYS[1] HASH r, t (levels), at (last refill, ms), hold; the reservation: resUntil, resOwner,
+--         resRank (0 interactive, 1 batch), resSince (when its item became its replica's head, this clock);
+--         and the best head refused behind it, which holds it next: nextUntil, nextOwner, nextRank, nextSince
 -- ARGV[1] op: acquire | giveBack | observe | hold
 -- ARGV[2] now in ms, or "" to use the Redis server's TIME (one clock for every replica)
 -- ARGV[3] key TTL in ms (an idle model's state disappears: its buckets are full again anyway)
 -- ARGV[4..7] capR, perMsR, capT, perMsT (capacity 0 = unlimited)
---   acquire:  ARGV[8] owner, [9] reservation grace ms, then per item: tokens, interactive (1|0), since
+--   acquire:  ARGV[8] owner, [9] reservation grace ms, then per item: tokens, interactive (1|0), headMs
+--             (how long it has been its replica's head; 0 if it is not the head)
 --             → { granted, retryMs (-1 = all granted), freeR, freeT }
 --   giveBack: ARGV[8] requests, [9] tokens (negative takes)
 --   observe:  ARGV[8] remainingR, [9] remainingT (-1 = unknown)
@@ -24,13 +26,18 @@ local ttl = tonumber(ARGV[3])
 local capR, perMsR, capT, perMsT = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local EPSILON = 1e-9
 
-local state = redis.call('HMGET', key, 'r', 't', 'at', 'hold', 'resUntil', 'resOwner', 'resRank', 'resSince')
+local state = redis.call('HMGET', key, 'r', 't', 'at', 'hold', 'resUntil', 'resOwner', 'resRank', 'resSince',
+  'nextUntil', 'nextOwner', 'nextRank', 'nextSince')
 local r, t, at = tonumber(state[1]), tonumber(state[2]), tonumber(state[3])
 local hold = tonumber(state[4]) or 0
 local resUntil = tonumber(state[5]) or 0
 local resOwner = state[6] or ''
 local resRank = tonumber(state[7]) or 0
 local resSince = tonumber(state[8]) or 0
+local nextUntil = tonumber(state[9]) or 0
+local nextOwner = state[10] or ''
+local nextRank = tonumber(state[11]) or 0
+local nextSince = tonumber(state[12]) or 0
 
 -- A new budget starts full; a clock that steps back refills nothing.
 if r == nil or t == nil or at == nil then
@@ -57,7 +64,9 @@ end
 
 local function save()
   redis.call('HSET', key, 'r', exact(r), 't', exact(t), 'at', exact(at), 'hold', exact(hold),
-    'resUntil', exact(resUntil), 'resOwner', resOwner, 'resRank', exact(resRank), 'resSince', exact(resSince))
+    'resUntil', exact(resUntil), 'resOwner', resOwner, 'resRank', exact(resRank), 'resSince', exact(resSince),
+    'nextUntil', exact(nextUntil), 'nextOwner', nextOwner, 'nextRank', exact(nextRank),
+    'nextSince', exact(nextSince))
   redis.call('PEXPIRE', key, math.ceil(math.max(ttl, hold - now + 1000)))
 end
 
@@ -66,38 +75,61 @@ local function floorFree(level, cap)
   return 0
 end
 
+-- More urgent, or the same urgency and head for longer.
+local function before(rankA, sinceA, rankB, sinceB)
+  return rankA < rankB or (rankA == rankB and sinceA < sinceB)
+end
+
 if op == 'acquire' then
   local owner, grace = ARGV[8], tonumber(ARGV[9])
   local granted, retry = 0, -1
-  local refused = false
   if hold > now and #ARGV >= 10 then
     retry = math.ceil(hold - now)
   else
     for i = 10, #ARGV, 3 do
-      local tokens, rank, since = tonumber(ARGV[i]), 1, tonumber(ARGV[i + 2])
+      local tokens, rank, since = tonumber(ARGV[i]), 1, now - tonumber(ARGV[i + 2])
       if ARGV[i + 1] == '1' then rank = 0 end
-      -- Behind another replica's older or more urgent refused head?
-      if resUntil > now and resOwner ~= owner and (rank > resRank or (rank == resRank and since >= resSince)) then
+      if resUntil > now and resOwner ~= owner and not before(rank, since, resRank, resSince) then
+        -- Behind another replica's head: come back when its turn ends, and be next if none better is.
         retry = math.ceil(resUntil - now)
+        if not (nextUntil > now) or nextOwner == owner or before(rank, since, nextRank, nextSince) then
+          nextUntil, nextOwner, nextRank, nextSince = resUntil + grace, owner, rank, since
+        end
         break
       end
       local wait = msUntilFits(tokens)
       if wait > 0 then
-        retry = wait
-        refused = true
-        local free = not (resUntil > now) or resOwner == owner
-        if free or rank < resRank or (rank == resRank and since < resSince) then
+        if nextUntil > now and nextOwner ~= owner and before(nextRank, nextSince, rank, since) then
+          -- This replica's turn is over and a head elsewhere has waited longer: the turn passes to it.
+          resUntil, resOwner, resRank, resSince = nextUntil, nextOwner, nextRank, nextSince
+          nextUntil, nextOwner, nextRank, nextSince = resUntil + grace, owner, rank, since
+          retry = math.ceil(resUntil - now)
+        else
           resUntil, resOwner, resRank, resSince = now + wait + grace, owner, rank, since
+          if nextOwner == owner then nextUntil = 0 end
+          retry = wait
         end
         break
       end
       if capR > 0 then r = r - 1 end
       if capT > 0 then t = t - tokens end
       granted = granted + 1
+      -- Its waiting head was served: what it sends next is a new head, and must queue again.
+      if nextOwner == owner then nextUntil = 0 end
+    end
+    if retry < 0 then
+      -- Nothing of this replica's waits any more: its turn ends, and passes on to the next head waiting.
+      if nextOwner == owner then nextUntil = 0 end
+      if resOwner == owner then
+        if nextUntil > now then
+          resUntil, resOwner, resRank, resSince = nextUntil, nextOwner, nextRank, nextSince
+          nextUntil = 0
+        else
+          resUntil = 0
+        end
+      end
     end
   end
-  -- Nothing of this replica's is waiting for the budget any more: release its reservation.
-  if not refused and resOwner == owner then resUntil = 0 end
   save()
   return { granted, retry, floorFree(r, capR), floorFree(t, capT) }
 elseif op == 'giveBack' then

@@ -10,11 +10,12 @@ import { RESERVATION_GRACE_MS, TokenBucketBudget } from "./token-bucket-budget.t
 const shape600 = bucketShape({ rpm: 600, tpm: 120_000 }, 1000, 20);
 
 const batch = (...tokens: number[]): AcquireItem[] =>
-  tokens.map((t) => ({ tokens: t, interactive: false, since: 0 }));
-const queued = (since: number, tokens: number, interactive = false): AcquireItem => ({
+  tokens.map((t) => ({ tokens: t, interactive: false, headMs: 0 }));
+/** A replica's queue head that has been head for `headMs`. */
+const head = (headMs: number, tokens: number, interactive = false): AcquireItem => ({
   tokens,
   interactive,
-  since,
+  headMs,
 });
 
 describe("TokenBucketBudget", () => {
@@ -96,14 +97,14 @@ describe("TokenBucketBudget", () => {
   it("lets a refused interactive request go before every replica's batch work and later interactive work", () => {
     const b = new TokenBucketBudget();
     b.acquire(0, shape600, batch(...Array(10).fill(1)), "a");
-    expect(b.acquire(0, shape600, [queued(0, 1, true)], "a").retryMs).toBe(102);
-    // Once a request's worth has refilled, replica b's batch and its later interactive work still wait...
+    expect(b.acquire(0, shape600, [head(0, 1, true)], "a").retryMs).toBe(102);
+    // Once a request's worth has refilled, replica b's batch and its interactive head of less age still wait...
     const grace = { granted: 0, retryMs: RESERVATION_GRACE_MS };
-    expect(b.acquire(102, shape600, [queued(50, 1)], "b")).toMatchObject(grace);
-    expect(b.acquire(102, shape600, [queued(100, 1, true)], "b")).toMatchObject(grace);
+    expect(b.acquire(102, shape600, [head(52, 1)], "b")).toMatchObject(grace);
+    expect(b.acquire(102, shape600, [head(2, 1, true)], "b")).toMatchObject(grace);
     // ...for a's, which goes when a asks again; then b's turn comes with the next refill.
-    expect(b.acquire(102, shape600, [queued(0, 1, true)], "a").granted).toBe(1);
-    expect(b.acquire(204, shape600, [queued(100, 1, true), queued(50, 1)], "b")).toMatchObject({
+    expect(b.acquire(102, shape600, [head(102, 1, true)], "a").granted).toBe(1);
+    expect(b.acquire(204, shape600, [head(104, 1, true), head(0, 1)], "b")).toMatchObject({
       granted: 1,
       retryMs: 102,
     });
@@ -112,24 +113,86 @@ describe("TokenBucketBudget", () => {
   it("does not let small requests from another replica starve a big one", () => {
     const b = new TokenBucketBudget();
     b.acquire(0, shape600, batch(1000), "b");
-    const big = b.acquire(10, shape600, [queued(10, 1900)], "a");
+    const big = b.acquire(10, shape600, [head(0, 1900)], "a");
     expect(big.granted).toBe(0);
     // Without the reservation this 100 would fit (1,176 tokens are back by then) and the bucket
-    // would never refill to 1,900 while b keeps asking.
-    expect(b.acquire(100, shape600, [queued(20, 100)], "b").granted).toBe(0);
-    expect(b.acquire(10 + (big.retryMs ?? 0), shape600, [queued(10, 1900)], "a").granted).toBe(1);
+    // would never refill to 1,900 while b keeps asking with fresh heads.
+    expect(b.acquire(100, shape600, [head(0, 100)], "b").granted).toBe(0);
+    expect(b.acquire(150, shape600, [head(0, 100)], "b").granted).toBe(0);
+    expect(b.acquire(10 + (big.retryMs ?? 0), shape600, [head(big.retryMs ?? 0, 1900)], "a").granted).toBe(1);
   });
 
-  it("gives the reservation to the oldest refused head, whichever replica holds it", () => {
+  it("gives the reservation to the head that has waited longest, whichever replica holds it", () => {
     const b = new TokenBucketBudget();
     b.acquire(0, shape600, batch(1500), "c");
-    expect(b.acquire(0, shape600, [queued(10, 1000)], "a").granted).toBe(0); // a reserves (queued at 10)
-    const older = b.acquire(1, shape600, [queued(5, 1200)], "b"); // b's head is older: b reserves
+    expect(b.acquire(100, shape600, [head(0, 1000)], "a").granted).toBe(0); // a reserves (head since 100)
+    const older = b.acquire(101, shape600, [head(6, 1200)], "b"); // b's head since 95: b reserves
     expect(older.granted).toBe(0);
-    const ready = 1 + (older.retryMs ?? 0);
+    const ready = 101 + (older.retryMs ?? 0);
     // a's head would fit first (it is smaller) but waits for b's older one.
-    expect(b.acquire(ready - 50, shape600, [queued(10, 1000)], "a").granted).toBe(0);
-    expect(b.acquire(ready, shape600, [queued(5, 1200)], "b").granted).toBe(1);
+    expect(b.acquire(ready - 50, shape600, [head(ready - 150, 1000)], "a").granted).toBe(0);
+    expect(b.acquire(ready, shape600, [head(ready - 95, 1200)], "b").granted).toBe(1);
+  });
+
+  it("serves a newcomer next, however deep and old the queue of the replica that was there first", () => {
+    // Replica a has a backlog and the bucket to itself; b's head arrives while a holds the reservation.
+    const b = new TokenBucketBudget();
+    const deep = (headMs: number) => [head(headMs, 1), ...batch(...Array(20).fill(1))];
+    expect(b.acquire(0, shape600, deep(5000), "a")).toMatchObject({ granted: 10, retryMs: 102 });
+    expect(b.acquire(50, shape600, [head(0, 1)], "b")).toMatchObject({ granted: 0, retryMs: 102 });
+    // a's next head is granted at its turn, and the turn passes to b (waiting longer than a's new head)...
+    expect(b.acquire(102, shape600, deep(0), "a")).toMatchObject({ granted: 1, retryMs: 100 });
+    expect(b.acquire(152, shape600, [head(102, 1)], "b")).toMatchObject({ granted: 0, retryMs: 52 });
+    expect(b.acquire(202, shape600, deep(100), "a")).toMatchObject({ granted: 0, retryMs: 52 });
+    expect(b.acquire(204, shape600, [head(154, 1)], "b")).toMatchObject({ granted: 1 });
+    // ...and back to a, whose head has waited since 102: one grant each, in turn.
+    expect(b.acquire(204, shape600, [head(0, 1)], "b")).toMatchObject({ granted: 0 });
+    expect(b.acquire(254, shape600, deep(152), "a")).toMatchObject({ granted: 0, retryMs: 52 });
+    expect(b.acquire(306, shape600, deep(204), "a")).toMatchObject({ granted: 1 });
+  });
+
+  it("passes the turn round every replica with work, oldest head first", () => {
+    const b = new TokenBucketBudget();
+    const order: string[] = [];
+    // Three replicas, each with a deep queue; they ask whenever they are told to, sending their head's age.
+    const replicas = ["a", "b", "c"].map((name) => ({ name, headSince: 0, at: 0 }));
+    let now = 0;
+    for (let step = 0; step < 400 && order.length < 60; step++) {
+      const r = replicas.reduce((x, y) => (y.at < x.at ? y : x));
+      now = r.at;
+      const out = b.acquire(now, shape600, [head(now - r.headSince, 1), ...batch(1, 1, 1)], r.name);
+      for (let i = 0; i < out.granted; i++) order.push(r.name);
+      if (out.granted > 0) r.headSince = now;
+      r.at = now + (out.retryMs ?? 1);
+    }
+    // After the first bucket (all a's), nobody gets a second grant before every other replica got one.
+    const turns = order.slice(10);
+    for (let i = 0; i + 3 <= turns.length; i += 3) expect(new Set(turns.slice(i, i + 3)).size).toBe(3);
+  });
+
+  it("a replica that gives up its work releases its claim at once, to the head waiting next", () => {
+    const b = new TokenBucketBudget();
+    b.acquire(0, shape600, batch(...Array(10).fill(1)), "c");
+    expect(b.acquire(0, shape600, [head(0, 1)], "a").granted).toBe(0); // a reserves until 152
+    expect(b.acquire(10, shape600, [head(0, 1)], "b")).toMatchObject({ granted: 0, retryMs: 142 });
+    // a's waiters go (its partitions moved): an empty call ends its turn, and b holds the claim now.
+    b.acquire(20, shape600, [], "a");
+    expect(b.acquire(110, shape600, [head(0, 1)], "c")).toMatchObject({ granted: 0 });
+    expect(b.acquire(110, shape600, [head(100, 1)], "b").granted).toBe(1);
+  });
+
+  it("lets a dead replica's claim block the others for no longer than its wait and two graces", () => {
+    const b = new TokenBucketBudget();
+    b.acquire(0, shape600, batch(...Array(10).fill(1)), "c");
+    expect(b.acquire(0, shape600, [head(0, 1)], "dead")).toMatchObject({ retryMs: 102 });
+    expect(b.acquire(60, shape600, [head(0, 1)], "b")).toMatchObject({ granted: 0, retryMs: 92 });
+    // b is next; the dead replica never comes back for its turn.
+    expect(b.acquire(152, shape600, [head(92, 1)], "b").granted).toBe(1);
+    const c = new TokenBucketBudget();
+    c.acquire(0, shape600, batch(...Array(10).fill(1)), "c");
+    c.acquire(0, shape600, [head(0, 1)], "dead");
+    expect(c.acquire(100, shape600, [head(0, 1)], "b").granted).toBe(0);
+    expect(c.acquire(102 + 2 * RESERVATION_GRACE_MS, shape600, [head(0, 1)], "b").granted).toBe(1);
   });
 });
 
@@ -140,8 +203,8 @@ const op = fc.oneof(
   fc.record({
     kind: fc.constant("acquire" as const),
     dt: fc.integer({ min: 0, max: 400 }),
-    owner: fc.constantFrom("a", "b"),
-    items: fc.array(fc.record({ tokens: tokenCount, interactive: fc.boolean(), age: fc.nat(3000) }), {
+    owner: fc.constantFrom("a", "b", "c"),
+    items: fc.array(fc.record({ tokens: tokenCount, interactive: fc.boolean(), headMs: fc.nat(3000) }), {
       minLength: 1,
       maxLength: 12,
     }),
@@ -180,7 +243,7 @@ describe("TokenBucketBudget never grants more than the budget", () => {
             if (o.kind === "acquire") {
               const asked = o.items
                 .filter((it) => shape.maxRequestTokens === 0 || it.tokens <= shape.maxRequestTokens)
-                .map((it) => ({ tokens: it.tokens, interactive: it.interactive, since: now - it.age }));
+                .map((it) => ({ tokens: it.tokens, interactive: it.interactive, headMs: it.headMs }));
               const out = b.acquire(now, shape, asked, o.owner);
               for (const it of asked.slice(0, out.granted)) grants.push({ at: now, tokens: it.tokens });
               if (out.granted < asked.length) expect(out.retryMs).toBeGreaterThan(0);

@@ -9,8 +9,12 @@ import type { BucketDimension, BucketShape } from "./bucket-shape.ts";
 export interface AcquireItem {
   tokens: number;
   interactive: boolean;
-  /** When it was queued (the replica's clock, ms): decides which waiter is older across replicas. */
-  since: number;
+  /**
+   * How long (ms) it has been the head of its replica's queue for its priority; 0 when it is not the head.
+   * Across replicas the head that has waited longest goes first (see RESERVATION_GRACE_MS). A duration, not a
+   * time: the budget turns it into a time on its own clock, so replicas' clocks never need to agree.
+   */
+  headMs: number;
 }
 
 export interface AcquireOutcome {
@@ -24,28 +28,43 @@ export interface AcquireOutcome {
 }
 
 /**
- * The refused head of a replica's queue reserves the budget until shortly after the moment it was
- * told to retry: meanwhile other replicas' work of lower priority, or of the same priority queued
- * later, is refused too. So interactive work anywhere goes before batch work everywhere, and a big
- * request is not starved by a stream of small ones from other replicas (a shared bucket would
- * otherwise never fill up enough for it). The oldest, most urgent refused head holds the reservation.
+ * Order across replicas. The refused head of a replica's queue reserves the budget until shortly after
+ * the moment it was told to retry: meanwhile other replicas' work of lower priority, or of the same
+ * priority that has been waiting at the head of its queue for less time, is refused even if it fits.
+ * So interactive work anywhere goes before batch work everywhere, and a big request is not starved by
+ * a stream of small ones from other replicas (a shared bucket would otherwise never fill up enough).
+ *
+ * Age counts from when an item became its replica's head, not from when it was queued: an item behind
+ * a granted one becomes head at that moment (it is sent with headMs 0). FIFO by enqueue time let a
+ * replica with a deep, old backlog hold every newcomer off until all of it had gone (a scale-out made
+ * no call for 100 s); by head age, a replica that was just served is younger than every other
+ * replica's waiting head.
+ *
+ * That alone is not enough: the holder renews the reservation with its next head, and the replicas
+ * refused behind it are asleep until its turn ends. So the budget also remembers the best head refused
+ * behind the holder (`next`), and when the holder's turn ends (its head granted, its next one refused,
+ * or nothing of it left waiting) the reservation passes to that head if it has waited longer. The
+ * reservation thereby goes round the replicas with work, one turn each (one call's grants), whatever
+ * the depth of their queues. Every claim expires on its own: a replica that died or lost its work
+ * blocks the others for at most its wait plus two graces.
  */
 export const RESERVATION_GRACE_MS = 50;
 
-interface Reservation {
+/** A refused head's claim on the budget: its owner, priority rank (0 interactive), and since when it is head. */
+interface Claim {
   until: number;
   owner: string;
   rank: number;
   since: number;
 }
 
-const rank = (item: AcquireItem) => (item.interactive ? 0 : 1);
-
-/** Whether `item` (of `owner`) must wait behind reservation `r`. */
-function behind(r: Reservation, now: number, owner: string, item: AcquireItem): boolean {
-  if (!(r.until > now) || r.owner === owner) return false;
-  return rank(item) > r.rank || (rank(item) === r.rank && item.since >= r.since);
+interface Head {
+  rank: number;
+  since: number;
 }
+
+/** More urgent, or the same urgency and head for longer. */
+const before = (a: Head, b: Head) => a.rank < b.rank || (a.rank === b.rank && a.since < b.since);
 
 // Refill arithmetic in floating point can leave a level a hair short after exactly the right wait.
 const EPSILON = 1e-9;
@@ -60,45 +79,57 @@ export class TokenBucketBudget {
   private tokens = Number.NaN;
   private at = Number.NEGATIVE_INFINITY;
   private holdUntil = 0;
-  private reservation: Reservation = { until: 0, owner: "", rank: 0, since: 0 };
+  private reservation: Claim = { until: 0, owner: "", rank: 0, since: 0 };
+  /** The best head refused behind the reservation: it holds the reservation when the holder's turn ends. */
+  private next: Claim = { until: 0, owner: "", rank: 0, since: 0 };
 
   acquire(now: number, shape: BucketShape, items: readonly AcquireItem[], owner: string): AcquireOutcome {
     this.refill(now, shape);
     let granted = 0;
     let retryMs: number | undefined;
-    let refused = false;
-    const r = this.reservation;
     if (this.holdUntil > now && items.length > 0) {
+      // Everyone waits out a 429's retry-after; who is next is kept for after it.
       retryMs = Math.ceil(this.holdUntil - now);
     } else {
       for (const item of items) {
-        if (behind(r, now, owner, item)) {
-          retryMs = Math.ceil(r.until - now);
+        const head: Head = { rank: item.interactive ? 0 : 1, since: now - item.headMs };
+        const res = this.reservation;
+        if (res.until > now && res.owner !== owner && !before(head, res)) {
+          // Behind another replica's head: come back when its turn ends, and be next if none better is.
+          retryMs = Math.ceil(res.until - now);
+          const next = this.next;
+          if (!(next.until > now) || next.owner === owner || before(head, next)) {
+            this.next = { until: res.until + RESERVATION_GRACE_MS, owner, ...head };
+          }
           break;
         }
         const wait = this.msUntilFits(shape, item.tokens);
         if (wait > 0) {
-          retryMs = wait;
-          refused = true;
-          // Take the reservation unless an older or more urgent head elsewhere holds it.
-          const free = !(r.until > now) || r.owner === owner;
-          if (free || rank(item) < r.rank || (rank(item) === r.rank && item.since < r.since)) {
-            this.reservation = {
-              until: now + wait + RESERVATION_GRACE_MS,
-              owner,
-              rank: rank(item),
-              since: item.since,
-            };
+          const next = this.next;
+          if (next.until > now && next.owner !== owner && before(next, head)) {
+            // This replica's turn is over and a head elsewhere has waited longer: the turn passes to it.
+            this.reservation = { ...next };
+            this.next = { until: next.until + RESERVATION_GRACE_MS, owner, ...head };
+            retryMs = Math.ceil(next.until - now);
+          } else {
+            this.reservation = { until: now + wait + RESERVATION_GRACE_MS, owner, ...head };
+            if (next.owner === owner) next.until = 0;
+            retryMs = wait;
           }
           break;
         }
         if (shape.requests) this.requests -= 1;
         if (shape.tokens) this.tokens -= item.tokens;
         granted++;
+        // Its waiting head was served: what it sends next is a new head, and must queue again.
+        if (this.next.owner === owner) this.next.until = 0;
+      }
+      if (retryMs === undefined) {
+        // Nothing of this replica's waits any more: its turn ends, and passes on to the next head waiting.
+        if (this.next.owner === owner) this.next.until = 0;
+        if (this.reservation.owner === owner) this.handOver(now);
       }
     }
-    // Nothing of this replica's is waiting for the budget any more: release its reservation.
-    if (!refused && this.reservation.owner === owner) this.reservation.until = 0;
     return {
       granted,
       retryMs,
@@ -135,6 +166,16 @@ export class TokenBucketBudget {
   holdBack(now: number, shape: BucketShape, ms: number): void {
     this.refill(now, shape);
     this.holdUntil = Math.max(this.holdUntil, now + ms);
+  }
+
+  private handOver(now: number): void {
+    const next = this.next;
+    if (next.until > now) {
+      this.reservation = { ...next };
+      next.until = 0;
+    } else {
+      this.reservation.until = 0;
+    }
   }
 
   private msUntilFits(shape: BucketShape, tokens: number): number {

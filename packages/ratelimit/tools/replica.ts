@@ -4,8 +4,10 @@
  *
  * argv[2] is a ReplicaConfig as JSON. Each of `concurrency` loops does: acquire → (optionally) call
  * `target` over HTTP → holdBack on 429 / observe the headers → again, until told to stop.
- * Parent → child IPC: { type: "start" } | { type: "holdBack", ms } | { type: "stop" }.
- * Child → parent IPC: { type: "ready" } once connected, then { type: "done", report } after stop.
+ * Parent → child IPC: { type: "start" } | { type: "holdBack", ms } | { type: "progress" } | { type: "stop" }.
+ * Child → parent IPC: { type: "ready" } once connected; { type: "held", sentAt, writtenAt } once a holdBack is
+ * in Redis (Date.now() before it was sent and after Redis had it); { type: "progress", grants } for each
+ * "progress" (so a test waits on a count instead of sleeping); { type: "done", report } after stop.
  */
 import type { Priority } from "../src/index.ts";
 import { createRateLimiter, parseRateLimitHeaders, parseRetryAfter } from "../src/index.ts";
@@ -43,7 +45,11 @@ export interface ReplicaReport {
   errors: string[];
 }
 
-type ParentMessage = { type: "start" } | { type: "holdBack"; ms: number } | { type: "stop" };
+type ParentMessage =
+  | { type: "start" }
+  | { type: "holdBack"; ms: number }
+  | { type: "progress" }
+  | { type: "stop" };
 
 const config = JSON.parse(process.argv[2] ?? "{}") as ReplicaConfig;
 const send = (msg: unknown) => process.send?.(msg);
@@ -103,7 +109,14 @@ process.on("message", (msg: ParentMessage) => {
   if (msg.type === "start") {
     for (let i = 0; i < config.concurrency; i++) loops.push(loop());
   } else if (msg.type === "holdBack") {
+    const sentAt = Date.now();
     limiter.holdBack(config.model, msg.ms);
+    // Commands on one Redis connection run in order: once this acquisition is answered, the hold is in Redis.
+    void limiter.acquire({ model: `${config.model}-probe`, tokens: 0, priority: "batch" }).then(() => {
+      send({ type: "held", sentAt, writtenAt: Date.now() });
+    });
+  } else if (msg.type === "progress") {
+    send({ type: "progress", grants: grants.length });
   } else if (msg.type === "stop") {
     stop.abort();
     void Promise.all(loops).then(async () => {
