@@ -102,3 +102,12 @@ export async function waitUntilReady(
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** Signals the process and waits for it to exit; after `graceMs` a stop that hangs becomes a SIGKILL. */
+export async function stopOwned(proc: OwnedProcess, signal: NodeJS.Signals, graceMs: number): Promise<void> {
+  if (!proc.alive()) return;
+  proc.signal(signal);
+  const killer = setTimeout(() => proc.signal("SIGKILL"), graceMs);
+  await proc.exited;
+  clearTimeout(killer);
+}
