@@ -70,6 +70,8 @@ const forMs = z.number().positive().optional();
  *   server_error       — `status` (default 503) with OpenAI's server_error body, at once; `retryAfterMs` adds
  *                        retry-after-ms and retry-after headers.
  *   invalid_api_key    — 401 invalid_api_key whatever the key (a key rotated elsewhere), /v1/models included.
+ *   insufficient_quota — 429 insufficient_quota for completions; /v1/models still answers, as OpenAI's does (listing
+ *                        models costs no credit), so a probe there says the key works.
  *   hang               — accepted and never answered (the client's timeout is the only way out).
  *   refuse_connections — the listener is closed and every open socket dropped (ECONNREFUSED, ECONNRESET); it
  *                        listens again on the same port when the outage ends. Admin endpoints are gone too.
@@ -82,6 +84,7 @@ export const OutageSchema = z.discriminatedUnion("kind", [
     forMs,
   }),
   z.strictObject({ kind: z.literal("invalid_api_key"), forMs }),
+  z.strictObject({ kind: z.literal("insufficient_quota"), forMs }),
   z.strictObject({ kind: z.literal("hang"), forMs }),
   z.strictObject({ kind: z.literal("refuse_connections"), forMs }),
 ]);

@@ -3,6 +3,7 @@ import OpenAI, {
   APIConnectionTimeoutError,
   AuthenticationError,
   InternalServerError,
+  RateLimitError,
 } from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { type FakeOpenAI, startFakeOpenAI } from "./index.ts";
@@ -23,20 +24,22 @@ async function failure(promise: Promise<unknown>): Promise<unknown> {
   throw new Error("expected the call to fail");
 }
 
+const completion = (presentedKey: string | undefined) => ({ presentedKey, endpoint: "completions" as const });
+
 describe("outageAnswer", () => {
   it("answers nothing special without an outage, or when connections are refused (no call gets through)", () => {
-    expect(outageAnswer(null, KEY)).toBeUndefined();
-    expect(outageAnswer({ kind: "refuse_connections" }, KEY)).toBeUndefined();
+    expect(outageAnswer(null, completion(KEY))).toBeUndefined();
+    expect(outageAnswer({ kind: "refuse_connections" }, completion(KEY))).toBeUndefined();
   });
 
   it("a server error is OpenAI's server_error body, 503 unless told, with retry-after only when asked", () => {
-    const plain = outageAnswer({ kind: "server_error" }, KEY);
+    const plain = outageAnswer({ kind: "server_error" }, completion(KEY));
     expect(plain?.kind === "error" && plain.reply.status).toBe(503);
     expect(plain?.kind === "error" && plain.reply.body()).toMatchObject({
       error: { type: "server_error", message: "The server is overloaded or not ready yet." },
     });
     expect(plain?.kind === "error" && plain.reply.headers).toEqual({});
-    const waiting = outageAnswer({ kind: "server_error", status: 502, retryAfterMs: 1500 }, KEY);
+    const waiting = outageAnswer({ kind: "server_error", status: 502, retryAfterMs: 1500 }, completion(KEY));
     expect(waiting?.kind === "error" && waiting.reply.status).toBe(502);
     expect(waiting?.kind === "error" && waiting.reply.headers).toEqual({
       "retry-after-ms": "1500",
@@ -44,12 +47,21 @@ describe("outageAnswer", () => {
     });
   });
 
+  it("no quota fails completions with 429 insufficient_quota, while the models list still answers", () => {
+    const answer = outageAnswer({ kind: "insufficient_quota" }, completion(KEY));
+    expect(answer?.kind === "error" && answer.reply.status).toBe(429);
+    expect(answer?.kind === "error" && answer.reply.code).toBe("insufficient_quota");
+    expect(
+      outageAnswer({ kind: "insufficient_quota" }, { presentedKey: KEY, endpoint: "models" }),
+    ).toBeUndefined();
+  });
+
   it("a rejected key names the key it was sent (last 4 characters), whichever key that is", () => {
-    const answer = outageAnswer({ kind: "invalid_api_key" }, KEY);
+    const answer = outageAnswer({ kind: "invalid_api_key" }, completion(KEY));
     expect(answer?.kind === "error" && answer.reply.status).toBe(401);
     expect(answer?.kind === "error" && answer.reply.code).toBe("invalid_api_key");
     expect(answer?.kind === "error" && answer.reply.message).toContain("abcd.");
-    const none = outageAnswer({ kind: "invalid_api_key" }, undefined);
+    const none = outageAnswer({ kind: "invalid_api_key" }, completion(undefined));
     expect(none?.kind === "error" && none.reply.message).toContain("You didn't provide an API key");
   });
 });
@@ -107,6 +119,16 @@ describe("outages through the official SDK", () => {
     await expect(client.models.list()).rejects.toBeInstanceOf(AuthenticationError);
     fake.configure({ outage: null });
     await expect(client.models.list()).resolves.toBeDefined();
+    await expect(client.chat.completions.create(ask)).resolves.toMatchObject({ object: "chat.completion" });
+  });
+
+  it("insufficient_quota: completions get RateLimitError insufficient_quota, the models probe succeeds", async () => {
+    fake.configure({ outage: { kind: "insufficient_quota" } });
+    const err = await failure(client.chat.completions.create(ask));
+    expect(err).toBeInstanceOf(RateLimitError);
+    expect(err).toMatchObject({ status: 429, code: "insufficient_quota" });
+    await expect(client.models.list()).resolves.toBeDefined();
+    fake.configure({ outage: null });
     await expect(client.chat.completions.create(ask)).resolves.toMatchObject({ object: "chat.completion" });
   });
 

@@ -29,7 +29,7 @@ import {
   limitsFor,
   publicConfig,
 } from "./options.ts";
-import { outageAnswer } from "./outage.ts";
+import { type OutageCall, outageAnswer } from "./outage.ts";
 import { type RandomSource, seededRandom } from "./prng.ts";
 import { RateLimiter, rateLimitHeaders } from "./rate-limiter.ts";
 import { buildCompletion } from "./reply.ts";
@@ -144,7 +144,11 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   outageChanged();
 
   async function route(ex: Exchange, method: string, path: string): Promise<void> {
-    const down = path.startsWith("/v1/") ? outageAnswer(config.outage, presentedKey(ex.req)) : undefined;
+    const endpoint: OutageCall["endpoint"] =
+      path === "/v1/chat/completions" ? "completions" : path.startsWith("/v1/models") ? "models" : "other";
+    const down = path.startsWith("/v1/")
+      ? outageAnswer(config.outage, { presentedKey: presentedKey(ex.req), endpoint })
+      : undefined;
     if (down?.kind === "hang") return hang();
     if (down?.kind === "error") {
       stats.faultInjected("errors");
