@@ -1,10 +1,17 @@
 import { execFileSync } from "node:child_process";
 import { chownSync, existsSync, readdirSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { type OwnedProcess, spawnOwned, stopOwned, tailOf, waitUntilReady } from "./owned-process.ts";
+import {
+  type OwnedProcess,
+  spawnOwned,
+  stopOwned,
+  tailOf,
+  temporaryDir,
+  waitUntilReady,
+} from "./owned-process.ts";
 import { freePort } from "./worker-process.ts";
 
 // A throwaway PostgreSQL cluster (the Debian binaries) on a free port: fault tests stop and restart it without
@@ -39,6 +46,7 @@ const SETTINGS = ["fsync=off", "full_page_writes=off", "shared_buffers=32MB"];
 export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   const bin = postgresBinDir();
   const home = await mkdtemp(join(tmpdir(), "chatq-private-postgres-"));
+  const removeHome = temporaryDir(home);
   const dataDir = join(home, "data");
   const logFile = join(home, "postgres.log");
   // initdb and postgres refuse to run as root; like infra/local/common.sh's as_postgres, root runs them as postgres.
@@ -66,7 +74,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
       },
     );
   } catch (err) {
-    await rm(home, { recursive: true, force: true });
+    await removeHome();
     const e = err as { stderr?: Buffer; message: string };
     throw new Error(`initdb of a private Postgres failed: ${e.stderr?.toString() ?? e.message}`);
   }
@@ -122,7 +130,10 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     }
   };
 
-  await start();
+  await start().catch(async (err: unknown) => {
+    await removeHome();
+    throw err;
+  });
   return {
     databaseUrl,
     dataDir,
@@ -136,7 +147,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     async close() {
       closed = true;
       await stop("immediate");
-      await rm(home, { recursive: true, force: true });
+      await removeHome();
     },
   };
 }

@@ -1,8 +1,15 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type OwnedProcess, spawnOwned, stopOwned, tailOf, waitUntilReady } from "./owned-process.ts";
+import {
+  type OwnedProcess,
+  spawnOwned,
+  stopOwned,
+  tailOf,
+  temporaryDir,
+  waitUntilReady,
+} from "./owned-process.ts";
 import { freePort } from "./worker-process.ts";
 
 // A redis-server of the test's own on a free port, no persistence: fault tests stop and restart it (empty, as a
@@ -22,6 +29,7 @@ export interface PrivateRedis {
 
 export async function startPrivateRedis(): Promise<PrivateRedis> {
   const home = await mkdtemp(join(tmpdir(), "chatq-private-redis-"));
+  const removeHome = temporaryDir(home);
   const logFile = join(home, "redis.log");
   const port = await freePort();
   const url = `redis://127.0.0.1:${port}`;
@@ -57,7 +65,10 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     }
   };
 
-  await start();
+  await start().catch(async (err: unknown) => {
+    await removeHome();
+    throw err;
+  });
   return {
     url,
     logFile,
@@ -70,7 +81,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     async close() {
       closed = true;
       await stop("kill");
-      await rm(home, { recursive: true, force: true });
+      await removeHome();
     },
   };
 }
