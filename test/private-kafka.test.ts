@@ -61,14 +61,18 @@ describe("a private Kafka broker", () => {
     expect(await readAll("kept", 2)).toEqual(["after-term", "before"]);
   });
 
-  it("fails to start with the reason and the log tail, and leaves no process behind", async () => {
+  it("fails to start with the reason and the log tail, and leaves no process or data behind", async () => {
     const started = startPrivateKafka({
       properties: { "num.io.threads": "not-a-number" },
       startTimeoutMs: 30_000,
     });
-    await expect(started).rejects.toThrow(
+    const err = (await started.catch((e: unknown) => e)) as Error;
+    expect(err.message).toMatch(
       /private Kafka on 127\.0\.0\.1:\d+ exited during start-up[\s\S]*num\.io\.threads/,
     );
+    const home = /(\S*chatq-private-kafka-[^/\s]+)\/logs/.exec(err.message)?.[1];
+    expect(home).toBeDefined();
+    expect(existsSync(home as string)).toBe(false);
   });
 
   it("close() stops the broker and deletes its data", async () => {

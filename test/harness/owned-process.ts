@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, rmSync } from "node:fs";
+import { rm } from "node:fs/promises";
 
 // A server process (broker, database, cache) that a test starts and must never outlive the test run.
 
@@ -101,4 +102,26 @@ export async function waitUntilReady(
       throw new Error(why(`not ready after ${timeoutMs} ms (pid ${proc.pid} alive)`));
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** Signals the process and waits for it to exit; after `graceMs` a stop that hangs becomes a SIGKILL. */
+export async function stopOwned(proc: OwnedProcess, signal: NodeJS.Signals, graceMs: number): Promise<void> {
+  if (!proc.alive()) return;
+  proc.signal(signal);
+  const killer = setTimeout(() => proc.signal("SIGKILL"), graceMs);
+  await proc.exited;
+  clearTimeout(killer);
+}
+
+/**
+ * Deletes `dir` when this process exits, if nothing deleted it before (a test that failed before its close()).
+ * Returns the deletion to call now instead. A SIGKILLed process runs no handler: then the dir stays in the OS temp.
+ */
+export function temporaryDir(dir: string): () => Promise<void> {
+  const onExit = () => rmSync(dir, { recursive: true, force: true });
+  process.once("exit", onExit);
+  return async () => {
+    process.off("exit", onExit);
+    await rm(dir, { recursive: true, force: true });
+  };
 }

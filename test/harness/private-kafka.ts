@@ -6,7 +6,7 @@ import { createConnection } from "node:net";
 import { homedir, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Kafka, logLevel } from "kafkajs";
-import { type OwnedProcess, spawnOwned, tailOf, waitUntilReady } from "./owned-process.ts";
+import { type OwnedProcess, spawnOwned, tailOf, temporaryDir, waitUntilReady } from "./owned-process.ts";
 import { freePort } from "./worker-process.ts";
 
 // A single-node KRaft broker of the test's own, from the jars infra/local/stack-up.sh fetched, on free ports and a
@@ -63,6 +63,7 @@ export async function startPrivateKafka(opts: PrivateKafkaOptions = {}): Promise
   const java = javaBinary();
   const [port, controllerPort] = await twoFreePorts();
   const home = await mkdtemp(join(tmpdir(), "chatq-private-kafka-"));
+  const removeHome = temporaryDir(home);
   const dataDir = join(home, "data");
   const logsDir = join(home, "logs");
   await mkdir(logsDir, { recursive: true });
@@ -128,7 +129,11 @@ export async function startPrivateKafka(opts: PrivateKafkaOptions = {}): Promise
     }
   };
 
-  await start();
+  // A broker that never came up still leaves nothing behind.
+  await start().catch(async (err: unknown) => {
+    await removeHome();
+    throw err;
+  });
   return {
     brokers,
     dataDir,
@@ -142,7 +147,7 @@ export async function startPrivateKafka(opts: PrivateKafkaOptions = {}): Promise
     async close() {
       closed = true;
       await stop("kill");
-      await rm(home, { recursive: true, force: true });
+      await removeHome();
     },
   };
 }

@@ -20,7 +20,11 @@ export function createKafka(opts: KafkaOptions): Kafka {
     brokers: opts.brokers,
     clientId: opts.clientId,
     connectionTimeout: opts.connectionTimeoutMs ?? 3000,
-    retry: { retries: 8, initialRetryTime: 200, maxRetryTime: 10_000 },
+    // A backoff sleep is not cut short when the broker comes back, so its cap is the delay a recovery can add:
+    // with 10 s, a produce asleep in its retrier held every reply (and, through conversation order, every next
+    // turn) for 9 s after a restarted broker answered again (test/faults/kafka-restart). ~15 s in all before an
+    // operation gives up to its caller, who waits out longer outages (the worker's effects retry).
+    retry: { retries: 10, initialRetryTime: 200, maxRetryTime: 2_000 },
     logLevel: KafkaLogLevel.WARN,
   };
   const log = opts.log;

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { bucketShape } from "./bucket-shape.ts";
-import { LocalBudgetStore } from "./budget-store.ts";
+import { type BudgetStore, LocalBudgetStore } from "./budget-store.ts";
 import { budgetViolations } from "./budget-violations.ts";
 import type { Permit, Priority, RateLimiter, RateLimiterOptions } from "./index.ts";
 import { createRateLimiter, RateLimiterClosedError, RequestTooLargeError } from "./index.ts";
@@ -175,6 +175,48 @@ describe("RateLimiter (local mode)", () => {
     await expect(rl.acquire({ model: "m", tokens: 1, priority: "batch" })).rejects.toBeInstanceOf(
       RateLimiterClosedError,
     );
+  });
+});
+
+describe("RateLimiter when its budget store is away", () => {
+  it("after an outage that held a budget call for 10 s, the next requests go at once, not 10 s later", async () => {
+    // A store that sits on calls while "down" and decides them when it is back, as ioredis does with commands
+    // queued offline: the reply comes 10 s after the call, though the decision is taken at the end.
+    const local = new LocalBudgetStore(() => Date.now());
+    let down = true;
+    let up: () => void = () => {};
+    const back = new Promise<void>((r) => {
+      up = r;
+    });
+    const store: BudgetStore = {
+      acquire: async (...args) => {
+        if (down) await back;
+        return local.acquire(...args);
+      },
+      giveBack: (...args) => local.giveBack(...args),
+      observe: (...args) => local.observe(...args),
+      holdBack: (...args) => local.holdBack(...args),
+      close: () => local.close(),
+    };
+    const rl = new QueuedRateLimiter(store, {
+      limits: limits600,
+      burstSliceMs: 1000,
+      jitterMarginMs: 20,
+      maxQueued: 1000,
+      clock: () => Date.now(),
+      onError: () => {},
+    });
+    const order: string[] = [];
+    track(rl, order, "during", "interactive");
+    await vi.advanceTimersByTimeAsync(10_000);
+    down = false;
+    up();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(order).toEqual(["during"]);
+    // The bucket (10 requests) refilled while the store was away: the next ones fit in what is left of it.
+    const after = Array.from({ length: 5 }, (_, i) => track(rl, order, `after-${i}`, "interactive"));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(after.map((a) => a.permit?.waitedMs)).toEqual([0, 0, 0, 0, 0]);
   });
 });
 

@@ -8,6 +8,7 @@ import {
   RequestTooLargeError,
 } from "./errors.ts";
 import { FifoQueue } from "./fifo-queue.ts";
+import { lateReplyCharge } from "./late-reply-charge.ts";
 import type {
   AcquireRequest,
   ModelLimits,
@@ -363,14 +364,13 @@ export class QueuedRateLimiter implements RateLimiter {
   /**
    * The grants reached us `lateMs` after the budget decided, so they reach the API that late too.
    * If the API's bucket was (nearly) full meanwhile, it could not bank the refill of those ms past
-   * its capacity, while ours counted from the decision: take that overflow out of ours so the two
-   * stay in step. Nothing to take in steady state, when the buckets run low.
+   * its capacity, while ours counted from the decision: take that overflow (lateReplyCharge) out of
+   * ours so the two stay in step. Nothing to take in steady state, when the buckets run low.
    */
   private chargeLateness(lane: Lane, outcome: AcquireOutcome, grantedTokens: number, lateMs: number): void {
-    const overflow = (d: BucketShape["requests"], before: number) =>
-      d === undefined ? 0 : Math.max(0, before + d.perMs * lateMs - d.capacity);
-    const requests = overflow(lane.shape.requests, outcome.freeRequests + outcome.granted);
-    const tokens = overflow(lane.shape.tokens, outcome.freeTokens + grantedTokens);
+    const { requests: r, tokens: t } = lane.shape;
+    const requests = lateReplyCharge(r, outcome.freeRequests + outcome.granted, outcome.granted, lateMs);
+    const tokens = lateReplyCharge(t, outcome.freeTokens + grantedTokens, grantedTokens, lateMs);
     if (requests > 0 || tokens > 0) {
       this.track(this.store.giveBack(lane.model, lane.shape, -requests, -tokens)).catch(this.cfg.onError);
     }

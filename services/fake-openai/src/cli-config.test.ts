@@ -30,6 +30,17 @@ describe("parseCliConfig", () => {
     });
   });
 
+  it("reads an outage as JSON, checked like POST /_fake/config", () => {
+    const cli = parseCliConfig(["--outage", '{"kind":"server_error","status":503,"forMs":10000}'], {});
+    expect(cli.patch).toEqual({ outage: { kind: "server_error", status: 503, forMs: 10000 } });
+    expect(parseCliConfig([], { FAKE_OPENAI_OUTAGE: '{"kind":"hang"}' }).patch).toEqual({
+      outage: { kind: "hang" },
+    });
+    expect(() => parseCliConfig(["--outage", '{"kind":"server_error","status":418}'], {})).toThrow(
+      CliConfigError,
+    );
+  });
+
   it("names env variables after flags", () => {
     expect(envName("timeout-rate")).toBe("FAKE_OPENAI_TIMEOUT_RATE");
   });

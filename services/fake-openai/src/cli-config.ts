@@ -24,6 +24,7 @@ const SETTINGS = {
   "error-rate": { key: "errorRate", kind: "number" },
   "timeout-rate": { key: "timeoutRate", kind: "number" },
   seed: { key: "seed", kind: "number" },
+  outage: { key: "outage", kind: "json" },
 } as const;
 
 export class CliConfigError extends Error {

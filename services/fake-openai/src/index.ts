@@ -3,7 +3,7 @@ export type { FaultMarker } from "./fault-markers.ts";
 export { parseFaultMarker } from "./fault-markers.ts";
 export type { FakeModel, TokenizerEncoding } from "./models.ts";
 export { findModel, KNOWN_MODELS } from "./models.ts";
-export type { FakeOpenAIConfig, FakeOpenAIConfigPatch, FakeOpenAIOptions } from "./options.ts";
+export type { FakeOpenAIConfig, FakeOpenAIConfigPatch, FakeOpenAIOptions, Outage } from "./options.ts";
 export { DEFAULT_CONFIG } from "./options.ts";
 export type { RandomSource } from "./prng.ts";
 export { seededRandom } from "./prng.ts";

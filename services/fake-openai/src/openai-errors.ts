@@ -167,6 +167,14 @@ const SERVER_ERROR_MESSAGES: Record<number, string> = {
   504: "Gateway timeout.",
 };
 
+/** The API (or the gateway in front of it) is down: OpenAI's server_error body, with the wait it asks for if any. */
+export function serverUnavailable(status: number, retryAfterMs?: number): ApiErrorReply {
+  const message = SERVER_ERROR_MESSAGES[status] ?? "The server had an error while processing your request.";
+  return new ApiErrorReply(status, "server_error", message, {
+    headers: retryAfterMs === undefined ? {} : retryAfterHeaders(retryAfterMs),
+  });
+}
+
 /** An injected failure with the status a test asked for, in the body OpenAI would send. */
 export function injectedFailure(status: number): ApiErrorReply {
   if (status >= 500) {

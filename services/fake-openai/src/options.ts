@@ -26,6 +26,8 @@ export interface FakeOpenAIConfig {
   timeoutRate: number;
   /** Seed of the PRNG behind latency jitter and random faults. */
   seed: number;
+  /** An outage of the whole API (every /v1 call) until cleared with null, or for `forMs` when given. */
+  outage: Outage | null;
 }
 
 /** A partial config; undefined values change nothing. */
@@ -55,10 +57,38 @@ export const DEFAULT_CONFIG: Readonly<FakeOpenAIConfig> = {
   errorRate: 0,
   timeoutRate: 0,
   seed: 0x5eed,
+  outage: null,
 };
 
 const nonNegative = z.number().min(0);
 const probability = z.number().min(0).max(1);
+/** Ends by itself after this long; without it the outage lasts until `outage: null`. */
+const forMs = z.number().positive().optional();
+
+/**
+ * What every /v1 call meets while the API is down, as a client sees it:
+ *   server_error       — `status` (default 503) with OpenAI's server_error body, at once; `retryAfterMs` adds
+ *                        retry-after-ms and retry-after headers.
+ *   invalid_api_key    — 401 invalid_api_key whatever the key (a key rotated elsewhere), /v1/models included.
+ *   insufficient_quota — 429 insufficient_quota for completions; /v1/models still answers, as OpenAI's does (listing
+ *                        models costs no credit), so a probe there says the key works.
+ *   hang               — accepted and never answered (the client's timeout is the only way out).
+ *   refuse_connections — the listener is closed and every open socket dropped (ECONNREFUSED, ECONNRESET); it
+ *                        listens again on the same port when the outage ends. Admin endpoints are gone too.
+ */
+export const OutageSchema = z.discriminatedUnion("kind", [
+  z.strictObject({
+    kind: z.literal("server_error"),
+    status: z.union([z.literal(500), z.literal(502), z.literal(503), z.literal(504)]).optional(),
+    retryAfterMs: nonNegative.optional(),
+    forMs,
+  }),
+  z.strictObject({ kind: z.literal("invalid_api_key"), forMs }),
+  z.strictObject({ kind: z.literal("insufficient_quota"), forMs }),
+  z.strictObject({ kind: z.literal("hang"), forMs }),
+  z.strictObject({ kind: z.literal("refuse_connections"), forMs }),
+]);
+export type Outage = z.infer<typeof OutageSchema>;
 
 /** The shape accepted by POST /_fake/config and the CLI, so both validate the same way. */
 export const ConfigPatchSchema = z.strictObject({
@@ -76,6 +106,7 @@ export const ConfigPatchSchema = z.strictObject({
   errorRate: probability.optional(),
   timeoutRate: probability.optional(),
   seed: z.int().optional(),
+  outage: OutageSchema.nullable().optional(),
 });
 
 /** Applies a patch, skipping keys that are present but undefined (so `{ rpm: undefined }` changes nothing). */

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { type ChatCall, validateChatRequest } from "./chat-request.ts";
 import { type FaultMarker, firesBeforeAdmission, MarkerLedger, parseFaultMarker } from "./fault-markers.ts";
+import { Listener } from "./listener.ts";
 import { findModel, KNOWN_MODELS } from "./models.ts";
 import {
   ApiErrorReply,
@@ -29,6 +29,7 @@ import {
   limitsFor,
   publicConfig,
 } from "./options.ts";
+import { type OutageCall, outageAnswer } from "./outage.ts";
 import { type RandomSource, seededRandom } from "./prng.ts";
 import { RateLimiter, rateLimitHeaders } from "./rate-limiter.ts";
 import { buildCompletion } from "./reply.ts";
@@ -39,8 +40,13 @@ export interface FakeOpenAI {
   /** Base URL for the SDK's `baseURL`, e.g. http://127.0.0.1:8089/v1. */
   readonly url: string;
   readonly port: number;
-  /** Change behaviour while running (a new key, other limits, latency, fault rates). */
+  /**
+   * Change behaviour while running (a new key, other limits, latency, fault rates, an outage). Takes effect at
+   * once for every new call; an outage that closes or reopens the listener is done when `settled()` resolves.
+   */
   configure(patch: FakeOpenAIConfigPatch): void;
+  /** Resolves once the listener is open or closed as the current outage wants (see `outage.refuse_connections`). */
+  settled(): Promise<void>;
   config(): FakeOpenAIConfig;
   stats(): FakeOpenAIStats;
   /** Zero the stats only. */
@@ -87,7 +93,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   const stats = new StatsRecorder();
   const timers = new Set<NodeJS.Timeout>();
 
-  const server = createServer((req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     const path = pathOf(req.url);
     if (path.startsWith("/_fake/")) {
       handleAdmin(req, res, path);
@@ -107,22 +113,47 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       stats.requestEnded();
     });
     route(ex, req.method ?? "GET", path).catch((err: unknown) => sendError(ex, err));
-  });
-  // Longer than any client's idle keep-alive (undici: 4 s), so the client always closes first and never writes
-  // into a socket the server is closing.
-  server.keepAliveTimeout = 65_000;
-
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const actualPort = (server.address() as AddressInfo).port;
+  };
+  const listener = new Listener(handle, host, port);
+  await listener.open();
+  const actualPort = listener.port;
   const urlHost = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
+  let outageTimer: NodeJS.Timeout | undefined;
+  let closed = false;
+
+  /** Starts the configured outage's clock, and opens or closes the listener to match it. */
+  function outageChanged(): void {
+    clearTimeout(outageTimer);
+    outageTimer = undefined;
+    const outage = config.outage;
+    if (outage?.forMs !== undefined) {
+      outageTimer = setTimeout(() => {
+        if (config.outage !== outage || closed) return;
+        config = { ...config, outage: null };
+        outageChanged();
+      }, outage.forMs);
+    }
+    if (closed) return;
+    const change = outage?.kind === "refuse_connections" ? listener.close() : listener.open();
+    change.catch((err: unknown) => {
+      process.stderr.write(
+        `${JSON.stringify({ event: "fake_openai_listener_error", error: String(err) })}\n`,
+      );
+    });
+  }
+  outageChanged();
 
   async function route(ex: Exchange, method: string, path: string): Promise<void> {
+    const endpoint: OutageCall["endpoint"] =
+      path === "/v1/chat/completions" ? "completions" : path.startsWith("/v1/models") ? "models" : "other";
+    const down = path.startsWith("/v1/")
+      ? outageAnswer(config.outage, { presentedKey: presentedKey(ex.req), endpoint })
+      : undefined;
+    if (down?.kind === "hang") return hang();
+    if (down?.kind === "error") {
+      stats.faultInjected("errors");
+      throw down.reply;
+    }
     if (path === "/v1/chat/completions") {
       if (method !== "POST") throw methodNotAllowed(method, path);
       authenticate(ex.req);
@@ -139,8 +170,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   }
 
   function authenticate(req: IncomingMessage): void {
-    const header = req.headers.authorization;
-    const key = header === undefined ? undefined : /^Bearer\s+(\S.*)$/i.exec(header)?.[1]?.trim();
+    const key = presentedKey(req);
     if (!key) throw missingApiKey();
     if (config.apiKey !== null && key !== config.apiKey) throw incorrectApiKey(key);
   }
@@ -330,6 +360,13 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
               reply(400, { error: { message: parsed.error.message, type: "invalid_request_error" } });
               return;
             }
+            if (parsed.data.outage?.kind === "refuse_connections" && parsed.data.outage.forMs === undefined) {
+              // Nothing could reach this endpoint again to end it.
+              const message =
+                "refuse_connections over HTTP needs forMs: with the listener closed, no call could end it";
+              reply(400, { error: { message, type: "invalid_request_error" } });
+              return;
+            }
             fake.configure(parsed.data);
             reply(200, publicConfig(config));
           })
@@ -348,7 +385,9 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       if (checked.seed !== undefined && !injectedRandom) random = seededRandom(config.seed);
       // New limits start from full buckets, as if the account had just been granted them.
       if (Object.keys(checked).some((k) => LIMIT_KEYS.has(k))) limiter = makeLimiter();
+      if (checked.outage !== undefined) outageChanged();
     },
+    settled: () => listener.settled(),
     config: () => ({ ...config }),
     stats: () => stats.snapshot(),
     resetStats: () => stats.reset(),
@@ -358,15 +397,20 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       limiter.reset();
     },
     async close() {
+      closed = true;
+      clearTimeout(outageTimer);
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await listener.close();
     },
   };
   return fake;
+}
+
+/** The key of `Authorization: Bearer <key>`, if one was sent. */
+function presentedKey(req: IncomingMessage): string | undefined {
+  const header = req.headers.authorization;
+  return header === undefined ? undefined : /^Bearer\s+(\S.*)$/i.exec(header)?.[1]?.trim() || undefined;
 }
 
 function pathOf(url: string | undefined): string {

@@ -12,8 +12,15 @@ export interface OutageRetryOptions {
 }
 
 /**
+ * The longest sleep between tries. A sleeping retry does not notice the dependency is back, so this is what an
+ * outage's end can add to recovery (5 s measured as 2–5 s after Postgres returned, test/faults/postgres-restart);
+ * a try every 2 s against a dependency that is down costs nothing.
+ */
+const MAX_OUTAGE_BACKOFF_MS = 2_000;
+
+/**
  * Postgres or Kafka being down is not a request's fault: the call is tried again with a doubling backoff
- * (100 ms up to 5 s) until it works, `giveUp` says stop, or the attempts run out.
+ * (100 ms up to 2 s) until it works, `giveUp` says stop, or the attempts run out.
  */
 export async function retryThroughOutage<T>(fn: () => Promise<T>, o: OutageRetryOptions): Promise<T> {
   const attempts = o.attempts ?? Number.POSITIVE_INFINITY;
@@ -25,7 +32,7 @@ export async function retryThroughOutage<T>(fn: () => Promise<T>, o: OutageRetry
       o.onError(err);
       if (o.giveUp(err) || attempt >= attempts) throw err;
       await o.sleep(delay);
-      delay = Math.min(delay * 2, 5000);
+      delay = Math.min(delay * 2, MAX_OUTAGE_BACKOFF_MS);
     }
   }
 }
