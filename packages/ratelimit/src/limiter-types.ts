@@ -47,7 +47,8 @@ export interface Permit {
   reconcile(actualTokens: number): void;
   /**
    * The call was not made after all (its work moved elsewhere, the worker is stopping): gives the request and
-   * its tokens back to the budget, for every replica. Only for a call that never reached the API. Once
+   * its tokens back to the budget, for every replica. Only right after the grant, for a call never made (an old
+   * grant's budget has come back with the refill already). Once
    * released, reconcile() does nothing.
    */
   release(): void;

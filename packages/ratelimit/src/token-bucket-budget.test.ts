@@ -252,9 +252,13 @@ describe("TokenBucketBudget never grants more than the budget", () => {
               const at = o.pick % grants.length;
               const g = grants[at] as Grant;
               if (o.fraction < 0) {
-                // Released (never used): it no longer counts against the budget.
-                b.giveBack(now, shape, 1, g.tokens);
-                grants.splice(at, 1);
+                // Released (never used): it no longer counts against the budget. The worker releases a grant the
+                // moment it arrives for a job that lost its partition, never one granted earlier: releasing an
+                // old grant would put back budget the refill has already returned.
+                if (g.at === now) {
+                  b.giveBack(now, shape, 1, g.tokens);
+                  grants.splice(at, 1);
+                }
               } else {
                 // Downwards only: the API charging more than reserved is the one way past the budget.
                 const actual = Math.floor(g.tokens * o.fraction);
