@@ -90,6 +90,12 @@ const EnvSchema = z.object({
 
 export type WorkerConfig = ReturnType<typeof toConfig>;
 
+/** Every variable the worker reads: packaging (compose, Kubernetes) may set these and no others. */
+export const WORKER_ENV_KEYS: readonly string[] = Object.keys(EnvSchema.shape);
+
+/** Past the shutdown deadline the worker's own steps are bounded by; if it is still here then, something hangs. */
+export const HARD_STOP_GRACE_MS = 5_000;
+
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
   readonly problems: string[];

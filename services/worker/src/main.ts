@@ -1,6 +1,6 @@
 // The worker process: read config, build the parts, start them, stop them on a signal.
 import { createLogger, createMetrics } from "@chatq/telemetry";
-import { ConfigError, loadConfig } from "./config.ts";
+import { ConfigError, HARD_STOP_GRACE_MS, loadConfig } from "./config.ts";
 import { startWorker } from "./worker.ts";
 
 let config: ReturnType<typeof loadConfig>;
@@ -20,8 +20,6 @@ const worker = await startWorker(config, log, metrics).catch((err: unknown) => {
   process.exit(1);
 });
 
-/** Past the shutdown deadline the worker's own steps are bounded by; if it is still here then, something hangs. */
-const HARD_STOP_GRACE_MS = 5_000;
 let stopping = false;
 const shutdown = async (signal: string, code: number) => {
   if (stopping) return;
