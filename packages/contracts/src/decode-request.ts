@@ -86,7 +86,11 @@ export function decodeChatRequest(value: Uint8Array | null, limits: DecodeLimits
     );
   }
   const replyTopic = parsed.data.reply_topic;
-  if (replyTopic !== undefined && limits.allowedReplyTopics && !isAllowedReplyTopic(replyTopic, limits.allowedReplyTopics)) {
+  if (
+    replyTopic !== undefined &&
+    limits.allowedReplyTopics &&
+    !isAllowedReplyTopic(replyTopic, limits.allowedReplyTopics)
+  ) {
     return reject(
       "bad_reply_topic",
       `reply_topic "${replyTopic}" is not one chatq may write to; allowed: ${[...limits.allowedReplyTopics].join(", ")}`,

@@ -103,15 +103,17 @@ export class TenantStore {
   }
 
   async listTenants(): Promise<Tenant[]> {
-    const { rows } = await this.#pool.query<TenantRow>(`select ${TENANT_COLUMNS} from tenants order by tenant_id`);
+    const { rows } = await this.#pool.query<TenantRow>(
+      `select ${TENANT_COLUMNS} from tenants order by tenant_id`,
+    );
     return rows.map(toTenant);
   }
 
   async setTenantStatus(tenantId: string, status: Tenant["status"]): Promise<void> {
-    const r = await this.#pool.query("update tenants set status = $2, updated_at = now() where tenant_id = $1", [
-      tenantId,
-      status,
-    ]);
+    const r = await this.#pool.query(
+      "update tenants set status = $2, updated_at = now() where tenant_id = $1",
+      [tenantId, status],
+    );
     if (r.rowCount === 0) throw new TenantError("unknown_tenant", `no tenant ${tenantId}`);
   }
 
