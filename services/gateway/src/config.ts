@@ -33,7 +33,7 @@ const EnvSchema = z.object({
   GATEWAY_DEFAULT_MODEL: z.string().min(1).default("gpt-4o-mini"),
   GATEWAY_KEY_CACHE_MS: int(0, 1_000).default(500),
   GATEWAY_QUOTA_WAIT_MS: int(0, 60_000).default(100),
-  GATEWAY_INSTANCE_TTL_MS: int(10_000).default(10 * 60_000),
+  GATEWAY_INSTANCE_TTL_MS: int(1_000).default(10 * 60_000),
   KAFKA_BROKERS: csv.pipe(z.array(z.string().regex(/^[^:,\s]+:\d+$/, "must be host:port")).min(1)),
   TOPIC_REQUESTS: z.string().min(1).default(DEFAULT_TOPICS.requests),
   TOPIC_REPLIES: z.string().min(1).default(DEFAULT_TOPICS.replies),

@@ -97,16 +97,20 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       assets: loadChatPage(),
       openapi: openApiDocument(),
     });
+    // Node checks the header and request deadlines only this often (30 s by default): a slow-loris client would
+    // hold its connection that long.
+    const connectionsCheckingInterval = Math.min(1_000, config.http.headersTimeoutMs);
     const server: Server = config.http.tls
       ? createHttpsServer(
           {
             cert: readFileSync(config.http.tls.certFile),
             key: readFileSync(config.http.tls.keyFile),
             minVersion: "TLSv1.2",
+            connectionsCheckingInterval,
           },
           handler,
         )
-      : createHttpServer(handler);
+      : createHttpServer({ connectionsCheckingInterval }, handler);
     // Slow loris: headers must arrive within headersTimeout, the whole request within requestTimeout (the body's own
     // deadline, GATEWAY_BODY_TIMEOUT_MS, answers first, in OpenAI's error shape).
     server.headersTimeout = config.http.headersTimeoutMs;
