@@ -5,6 +5,8 @@ export function cliEnv(env: Record<string, string | undefined> = process.env) {
   return {
     kafkaBrokers: (env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(","),
     databaseUrl: env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/chatq",
+    databaseSchema: env.DATABASE_SCHEMA,
+    keyPepper: env.GATEWAY_KEY_PEPPER,
     redisUrl: env.REDIS_URL ?? "redis://127.0.0.1:6379",
     openaiApiKey: env.OPENAI_API_KEY,
     openaiBaseUrl: env.OPENAI_BASE_URL,
