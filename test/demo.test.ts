@@ -46,8 +46,14 @@ describe("pnpm demo", () => {
         TOPIC_DLQ: s.topics.deadLetter,
         KAFKA_GROUP_ID: s.groupId,
         METRICS_PORT: String(await freePort()),
+        GATEWAY_PORT: String(await freePort()),
       });
       expect(out).toContain("All 5 sample requests answered");
+      expect(out).toMatch(/Asked over HTTP: "Echo \(turn 1\): Hello over HTTP/);
+      expect(out).toMatch(
+        /curl -s http:\/\/127\.0\.0\.1:\d+\/v1\/chat\/completions -H 'Authorization: Bearer cq_/,
+      );
+      expect(out).toMatch(/chat page: http:\/\/127\.0\.0\.1:\d+\//);
       expect(out).toMatch(/dead-lettered \(not_json\)/);
       expect(code).toBe(0);
     } finally {

@@ -271,6 +271,7 @@ describe("docker-compose.yml", () => {
         "grafana",
         "fake-openai",
         "worker",
+        "gateway",
       ]),
     );
     for (const name of serviceNames) {
@@ -284,7 +285,7 @@ describe("docker-compose.yml", () => {
   });
 
   it("every built service runs a main.ts that exists, from a package the image installs by name", () => {
-    expect([...builtServices].sort()).toEqual(["fake-openai", "worker"]);
+    expect([...builtServices].sort()).toEqual(["fake-openai", "gateway", "worker"]);
     for (const name of builtServices) {
       const serviceArg = buildOf(service(name)).args.SERVICE;
       expect(serviceArg, `${name}: build arg SERVICE`).toBeDefined();

@@ -11,6 +11,7 @@ export function cliEnv(env: Record<string, string | undefined> = process.env) {
     openaiApiKey: env.OPENAI_API_KEY,
     openaiBaseUrl: env.OPENAI_BASE_URL,
     metricsPort: Number(env.METRICS_PORT ?? 9464),
+    gatewayPort: Number(env.GATEWAY_PORT ?? 8080),
     topics: {
       requests: env.TOPIC_REQUESTS ?? DEFAULT_TOPICS.requests,
       replies: env.TOPIC_REPLIES ?? DEFAULT_TOPICS.replies,

@@ -48,8 +48,10 @@ $("login").addEventListener("submit", async (e) => {
   e.preventDefault();
   state.key = $("key").value.trim();
   try {
-    await call("/v1/models");
+    const models = (await call("/v1/models")).data?.map((m) => m.id) ?? [];
+    state.model = models.includes("gpt-4o-mini") ? "gpt-4o-mini" : (models[0] ?? state.model);
     sessionStorage.setItem("chatq-key", state.key);
+    sessionStorage.setItem("chatq-model", state.model);
     $("login-error").textContent = "";
     if (!state.conversation) newConversation();
     show(true);
@@ -71,7 +73,7 @@ $("composer").addEventListener("submit", async (e) => {
     const body = await call("/v1/chat/completions", {
       method: "POST",
       headers: { "x-chatq-conversation-id": state.conversation, "idempotency-key": crypto.randomUUID() },
-      body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: text }] }),
+      body: JSON.stringify({ model: state.model, messages: [{ role: "user", content: text }] }),
     });
     addMessage("assistant", body.choices?.[0]?.message?.content ?? "");
     $("status").textContent = "";
