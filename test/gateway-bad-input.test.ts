@@ -1,6 +1,10 @@
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { get as httpsGet } from "node:https";
 import { connect, type Socket } from "node:net";
-import { resolve } from "node:path";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { connect as tlsConnect } from "node:tls";
 import { migrate } from "@chatq/store";
 import type { TenantStore } from "@chatq/tenants";
 import type { Kafka } from "kafkajs";
@@ -181,6 +185,66 @@ describe("the rest of the surface", () => {
     expect(gateway.logs.some((l) => l.msg === "http request" && l.key_prefix === key.slice(0, 11))).toBe(
       true,
     );
+  });
+});
+
+describe("TLS", () => {
+  it("serves HTTPS with TLS 1.2 at least and HSTS when GATEWAY_TLS_CERT/KEY are set", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "chatq-gateway-tls-"));
+    const [cert, certKey] = [join(dir, "cert.pem"), join(dir, "key.pem")];
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+        "-keyout",
+        certKey,
+        "-out",
+        cert,
+      ],
+      { stdio: "ignore" },
+    );
+    const tls = spawnGateway(s, {
+      GATEWAY_TLS_CERT: cert,
+      GATEWAY_TLS_KEY: certKey,
+      GATEWAY_INSTANCE_ID: "gw-tls",
+    });
+    try {
+      const tlsUrl = await tls.url;
+      expect(tlsUrl).toMatch(/^https:/);
+      const ca = readFileSync(cert);
+      const got = await new Promise<{ status: number; hsts: string | undefined }>((done, fail) => {
+        httpsGet(`${tlsUrl}/healthz`, { ca }, (res) => {
+          res.resume();
+          done({
+            status: res.statusCode ?? 0,
+            hsts: res.headers["strict-transport-security"] as string | undefined,
+          });
+        }).on("error", fail);
+      });
+      expect(got).toEqual({ status: 200, hsts: expect.stringContaining("max-age=") });
+      const { port } = new URL(tlsUrl);
+      const old = await new Promise<string>((done) => {
+        const socket = tlsConnect(
+          { port: Number(port), host: "127.0.0.1", ca, maxVersion: "TLSv1.1", minVersion: "TLSv1" },
+          () => done(`connected with ${socket.getProtocol()}`),
+        );
+        socket.on("error", (err) => done(`refused: ${err.message}`));
+      });
+      expect(old).toMatch(/^refused/);
+    } finally {
+      await tls.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -179,6 +179,35 @@ describe("the official openai SDK against the gateway", () => {
     expect(body.choices[0]?.message.content).toContain("Hello from curl");
   });
 
+  it("queues requests asynchronously: 202 with ids, then GET /v1/requests/{id} gives the stored reply", async () => {
+    const res = await fetch(`${baseURL}/requests`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${keys.acme}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        requests: [
+          { request_id: "batch-1", messages: [{ role: "user", content: "First of the batch" }] },
+          { messages: [{ role: "user", content: "Second of the batch" }], conversation_id: "batch-conv" },
+        ],
+      }),
+    });
+    expect(res.status).toBe(202);
+    const { data } = (await res.json()) as { data: { id: string; status: string }[] };
+    expect(data[0]).toEqual({ id: "batch-1", status: "queued" });
+    expect(data).toHaveLength(2);
+    for (const { id } of data) {
+      const reply = await pollReply(id);
+      expect(reply).toMatchObject({ id, status: "completed" });
+    }
+    expect(await pollReply("batch-1")).toMatchObject({
+      content: expect.stringContaining("First of the batch"),
+    });
+    // Another tenant's key sees nothing of acme's.
+    const other = await fetch(`${baseURL}/requests/batch-1`, {
+      headers: { authorization: `Bearer ${keys.tiny}` },
+    });
+    expect(await other.json()).toEqual({ id: "batch-1", status: "pending" });
+  });
+
   it("stores no plaintext key in any table", async () => {
     const tables = await db.query<{ table_name: string }>(
       "select table_name from information_schema.tables where table_schema = current_schema()",
@@ -194,6 +223,18 @@ describe("the official openai SDK against the gateway", () => {
     expect(Number(k?.n)).toBeGreaterThanOrEqual(4);
   });
 });
+
+/** The async API's state of a request until it is answered (bounded by vitest's timeout). */
+async function pollReply(id: string): Promise<Record<string, unknown>> {
+  for (;;) {
+    const res = await fetch(`${baseURL}/requests/${id}`, {
+      headers: { authorization: `Bearer ${keys.acme}` },
+    });
+    const body = (await res.json()) as Record<string, unknown>;
+    if (body.status !== "pending") return body;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 /** A revocation reaches the gateway within its cache TTL: ask until the status comes (bounded by vitest). */
 async function waitForStatus(key: string, status: number): Promise<number> {

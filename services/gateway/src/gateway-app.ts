@@ -46,6 +46,8 @@ interface Trace {
   key_prefix?: string;
   request_id?: string;
   error_code?: string;
+  /** Time spent on Kafka and the workers (publish to reply): `ms - wait_ms` is the gateway's own. */
+  wait_ms?: number;
 }
 
 /** The gateway's whole HTTP surface as one request handler; main.ts puts it on an http or https server. */
@@ -69,7 +71,7 @@ export function createGatewayHandler(deps: GatewayDeps): (req: IncomingMessage, 
       metrics.requests.inc({ route: trace.route, method, status: String(res.statusCode) });
       metrics.duration.observe({ route: trace.route }, seconds);
       deps.log.info(
-        { ...trace, method, status: res.statusCode, ms: Math.round(seconds * 10_000) / 10 },
+        { ...trace, method, status: res.statusCode, ms: Math.round(seconds * 100_000) / 100 },
         "http request",
       );
     });
@@ -278,6 +280,7 @@ export function createGatewayHandler(deps: GatewayDeps): (req: IncomingMessage, 
       });
       const waiting = deps.router.expect(request.request_id, config.replyTimeoutMs, aborted.signal);
       metrics.waiting.inc();
+      const waitStarted = performance.now();
       try {
         await publish([request], [permit]).catch((err: unknown) => {
           waiting.cancel();
@@ -286,6 +289,7 @@ export function createGatewayHandler(deps: GatewayDeps): (req: IncomingMessage, 
         reply = await waiting.reply;
       } finally {
         metrics.waiting.dec();
+        trace.wait_ms = Math.round((performance.now() - waitStarted) * 100) / 100;
       }
     }
     const completion = toChatCompletion(reply, body.model, clock());
