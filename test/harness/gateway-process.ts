@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { TenantStore } from "@chatq/tenants";
-import type { Scenario } from "./names.ts";
+import { followJsonLog } from "./json-log-child.ts";
+import { type Scenario, scenarioServiceEnv } from "./names.ts";
 
 const repoRoot = resolve(import.meta.dirname, "../..");
 
@@ -28,14 +29,7 @@ export function spawnGateway(s: Scenario, env: Record<string, string> = {}): Gat
   const proc = spawn(process.execPath, [resolve(repoRoot, "services/gateway/src/main.ts")], {
     cwd: repoRoot,
     env: {
-      PATH: process.env.PATH ?? "",
-      KAFKA_BROKERS: s.services.kafkaBrokers.join(","),
-      DATABASE_URL: s.services.databaseUrl,
-      DATABASE_SCHEMA: s.schema,
-      REDIS_URL: s.services.redisUrl,
-      RATELIMIT_KEY_PREFIX: s.redisPrefix,
-      TOPIC_REQUESTS: s.topics.requests,
-      TOPIC_REPLIES: s.topics.replies,
+      ...scenarioServiceEnv(s),
       GATEWAY_PORT: "0",
       GATEWAY_HOST: "127.0.0.1",
       GATEWAY_KEY_PEPPER: TEST_PEPPER,
@@ -45,44 +39,22 @@ export function spawnGateway(s: Scenario, env: Record<string, string> = {}): Gat
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  const killOnExit = () => proc.kill("SIGKILL");
-  process.once("exit", killOnExit);
-  proc.once("exit", () => process.off("exit", killOnExit));
-  const logs: Record<string, unknown>[] = [];
-  let raw = "";
   let announce: (url: string) => void = () => {};
   const started = new Promise<string>((r) => {
     announce = r;
   });
-  let buffered = "";
-  proc.stdout?.on("data", (chunk: Buffer) => {
-    const text = chunk.toString("utf8");
-    raw += text;
-    buffered += text;
-    const lines = buffered.split("\n");
-    buffered = lines.pop() ?? "";
-    for (const line of lines) {
-      try {
-        const entry = JSON.parse(line) as Record<string, unknown>;
-        logs.push(entry);
-        if (entry.msg === "gateway started") announce(String(entry.url));
-      } catch {
-        logs.push({ raw: line });
-      }
-    }
+  const { logs, exited, stderr } = followJsonLog(proc, (entry) => {
+    if (entry.msg === "gateway started") announce(String(entry.url));
   });
-  proc.stderr?.on("data", (chunk: Buffer) => {
-    raw += chunk.toString("utf8");
-  });
-  const exited = new Promise<number | null>((r) => proc.on("exit", (code) => r(code)));
+  const output = () => `${logs.map((l) => JSON.stringify(l)).join("\n")}\n${stderr()}`;
   return {
     proc,
     logs,
-    output: () => raw,
+    output,
     url: Promise.race([
       started,
       exited.then((code) => {
-        throw new Error(`gateway exited (${code}) before starting: ${raw.slice(-2000)}`);
+        throw new Error(`gateway exited (${code}) before starting: ${output().slice(-2000)}`);
       }),
     ]),
     exited,

@@ -93,6 +93,9 @@ export class ReplyRouter {
       waiters.add(done);
       signal.addEventListener("abort", onAbort, { once: true });
     });
+    // A cancelled wait (the publish failed) rejects a promise nobody awaits any more: that must not crash the
+    // process as an unhandled rejection. Whoever awaits it still gets the rejection.
+    reply.catch(() => {});
     return { reply, cancel };
   }
 
