@@ -18,13 +18,12 @@ const log = createLogger({
   pretty: false,
   logContent: false,
 });
-const gateway = await startGateway(config, log).catch((err: unknown) => {
-  log.fatal({ err }, "gateway failed to start");
-  process.exit(1);
-});
 
 const HARD_STOP_MS = 20_000;
 let stopping = false;
+// Handlers first: a signal that arrives while the gateway starts (after it has announced itself) still stops it
+// cleanly, once it has started.
+const starting = startGateway(config, log);
 const shutdown = async (signal: string) => {
   if (stopping) return;
   stopping = true;
@@ -33,8 +32,13 @@ const shutdown = async (signal: string) => {
     log.error("shutdown took too long; exiting");
     process.exit(1);
   }, HARD_STOP_MS).unref();
-  await gateway.stop();
+  const gateway = await starting.catch(() => undefined);
+  await gateway?.stop();
   process.exit(0);
 };
 process.on("SIGTERM", () => void shutdown("SIGTERM"));
 process.on("SIGINT", () => void shutdown("SIGINT"));
+await starting.catch((err: unknown) => {
+  log.fatal({ err }, "gateway failed to start");
+  process.exit(1);
+});
