@@ -1,6 +1,9 @@
 import { execFile } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { promisify } from "node:util";
 import type { FakeOpenAI } from "@chatq/fake-openai";
+import { SIGNATURE_HEADER, verifyWebhook, webhookSecret } from "@chatq/gateway";
 import type { TenantStore } from "@chatq/tenants";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,6 +12,7 @@ import {
   type GatewayProcess,
   scenarioTenants,
   spawnGateway,
+  TEST_PEPPER,
   workerEnvForGateways,
 } from "./harness/gateway-process.ts";
 import { createTopics, testKafka } from "./harness/kafka-io.ts";
@@ -33,7 +37,7 @@ beforeAll(async () => {
   await createTopics(testKafka(s), s);
   worker = spawnWorker(s, fake.url, workerEnvForGateways(s));
   await worker.metricsUrl; // migrated, consuming
-  gateway = spawnGateway(s);
+  gateway = spawnGateway(s, { GATEWAY_WEBHOOK_POLL_MS: "200" });
   baseURL = `${await gateway.url}/v1`;
   tenants = scenarioTenants(s);
   db = scenarioDb(s);
@@ -208,6 +212,66 @@ describe("the official openai SDK against the gateway", () => {
     expect(await other.json()).toEqual({ id: "batch-1", status: "pending" });
   });
 
+  it("delivers a signed webhook for a callback_url, retrying until the receiver takes it", async () => {
+    const received: { body: string; signature: string; status: number }[] = [];
+    const receiver = createServer((req, res) => {
+      let body = "";
+      req.on("data", (c: Buffer) => {
+        body += c.toString("utf8");
+      });
+      req.on("end", () => {
+        // The first delivery fails: the gateway must try again.
+        const status = received.length === 0 ? 500 : 200;
+        received.push({ body, signature: String(req.headers[SIGNATURE_HEADER]), status });
+        res.writeHead(status).end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
+    try {
+      const port = (receiver.address() as AddressInfo).port;
+      const res = await fetch(`${baseURL}/requests`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${keys.acme}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          requests: [
+            {
+              request_id: "hooked-1",
+              messages: [{ role: "user", content: "Call me back" }],
+              callback_url: `http://127.0.0.1:${port}/hook`,
+            },
+          ],
+        }),
+      });
+      expect(res.status).toBe(202);
+      await until(() => received.some((r) => r.status === 200));
+      expect(received.map((r) => r.status)).toEqual([500, 200]);
+      const last = received[1];
+      expect(JSON.parse(last?.body ?? "{}")).toMatchObject({
+        id: "hooked-1",
+        status: "completed",
+        content: expect.stringContaining("Call me back"),
+      });
+      expect(
+        verifyWebhook(
+          webhookSecret(TEST_PEPPER, "acme"),
+          last?.body ?? "",
+          last?.signature ?? "",
+          Date.now(),
+        ),
+      ).toBe(true);
+      expect(
+        verifyWebhook(
+          webhookSecret(TEST_PEPPER, "tiny"),
+          last?.body ?? "",
+          last?.signature ?? "",
+          Date.now(),
+        ),
+      ).toBe(false);
+    } finally {
+      await new Promise((r) => receiver.close(r));
+    }
+  });
+
   it("stores no plaintext key in any table", async () => {
     const tables = await db.query<{ table_name: string }>(
       "select table_name from information_schema.tables where table_schema = current_schema()",
@@ -223,6 +287,10 @@ describe("the official openai SDK against the gateway", () => {
     expect(Number(k?.n)).toBeGreaterThanOrEqual(4);
   });
 });
+
+async function until(done: () => boolean): Promise<void> {
+  while (!done()) await new Promise((r) => setTimeout(r, 50));
+}
 
 /** The async API's state of a request until it is answered (bounded by vitest's timeout). */
 async function pollReply(id: string): Promise<Record<string, unknown>> {

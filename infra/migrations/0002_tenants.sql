@@ -40,3 +40,19 @@ create table gateway_instances (
   started_at   timestamptz not null default now(),
   seen_at      timestamptz not null default now()
 );
+
+-- Webhooks of asynchronous requests (POST /v1/requests with callback_url): one row per request, delivered by any
+-- gateway replica once the request's reply is stored, retried with backoff until delivered or out of attempts.
+create table webhooks (
+  request_id       text primary key,
+  tenant_id        text not null,
+  url              text not null,
+  attempts         integer not null default 0,
+  next_attempt_at  timestamptz not null default now(),
+  delivered_at     timestamptz,
+  given_up_at      timestamptz,
+  last_error       text,
+  created_at       timestamptz not null default now()
+);
+
+create index webhooks_due_idx on webhooks (next_attempt_at) where delivered_at is null and given_up_at is null;

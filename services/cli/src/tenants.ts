@@ -1,10 +1,12 @@
 import { parseArgs } from "node:util";
+import { webhookSecret } from "@chatq/gateway";
 import { type Tenant, TenantStore } from "@chatq/tenants";
 import type { CliEnv } from "./cli-config.ts";
 
 export const TENANTS_USAGE = `  tenants create <id> [--models m1,m2] [--rpm N] [--tpm N] [--daily-usd X] [--monthly-usd X]
   tenants list
   tenants disable <id> | tenants enable <id>
+  tenants webhook-secret <id>            the secret the tenant's webhooks are signed with (X-Chatq-Signature)
   keys create --tenant <id>              prints the new key once; only its hash is stored
   keys list --tenant <id>
   keys revoke --tenant <id> <key id or cq_ prefix>   refused by every gateway within 1 s`;
@@ -57,6 +59,10 @@ export async function runTenantCommand(
         }
         case "list":
           for (const t of await store.listTenants()) print(describeTenant(t));
+          return;
+        case "webhook-secret":
+          if (target === undefined) throw new UsageError("tenants webhook-secret needs an id");
+          print(webhookSecret(env.keyPepper, target));
           return;
         case "disable":
         case "enable":

@@ -34,6 +34,9 @@ const EnvSchema = z.object({
   GATEWAY_KEY_CACHE_MS: int(0, 1_000).default(500),
   GATEWAY_QUOTA_WAIT_MS: int(0, 60_000).default(100),
   GATEWAY_INSTANCE_TTL_MS: int(1_000).default(10 * 60_000),
+  GATEWAY_WEBHOOK_POLL_MS: int(50).default(1_000),
+  GATEWAY_WEBHOOK_MAX_ATTEMPTS: int(1, 100).default(10),
+  GATEWAY_WEBHOOK_TIMEOUT_MS: int(100).default(5_000),
   KAFKA_BROKERS: csv.pipe(z.array(z.string().regex(/^[^:,\s]+:\d+$/, "must be host:port")).min(1)),
   TOPIC_REQUESTS: z.string().min(1).default(DEFAULT_TOPICS.requests),
   TOPIC_REPLIES: z.string().min(1).default(DEFAULT_TOPICS.replies),
@@ -98,6 +101,11 @@ function toConfig(e: z.infer<typeof EnvSchema>) {
     replyTimeoutMs: e.GATEWAY_REPLY_TIMEOUT_MS,
     publishTimeoutMs: e.GATEWAY_PUBLISH_TIMEOUT_MS,
     keyPepper: e.GATEWAY_KEY_PEPPER,
+    webhooks: {
+      pollMs: e.GATEWAY_WEBHOOK_POLL_MS,
+      maxAttempts: e.GATEWAY_WEBHOOK_MAX_ATTEMPTS,
+      timeoutMs: e.GATEWAY_WEBHOOK_TIMEOUT_MS,
+    },
     keyCacheMs: e.GATEWAY_KEY_CACHE_MS,
     quotaWaitMs: e.GATEWAY_QUOTA_WAIT_MS,
     // A bounded set, as in the worker: a model name becomes a metric label and a limiter bucket downstream.

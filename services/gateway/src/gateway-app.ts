@@ -31,6 +31,7 @@ export interface GatewayDeps {
   producer: RecordProducer;
   router: ReplyRouter;
   findReply(requestId: string): Promise<ChatReply | undefined>;
+  webhooks: { register(rows: { requestId: string; tenantId: string; url: string }[]): Promise<void> };
   readiness(): Promise<ReadinessReport>;
   /** Publishing failed or succeeded: what /readyz reports for Kafka between probes. */
   onPublish(ok: boolean): void;
@@ -305,7 +306,8 @@ export function createGatewayHandler(deps: GatewayDeps): (req: IncomingMessage, 
     const caller = await authenticate(req, trace);
     const batch = await readJson(req, AsyncBatchSchema);
     const tenantId = caller.tenant.tenantId;
-    const requests: ChatRequest[] = batch.requests.map((r) => {
+    const callbacks: { requestId: string; tenantId: string; url: string }[] = [];
+    const requests: ChatRequest[] = batch.requests.map(({ callback_url, ...r }) => {
       const model = r.model ?? config.defaultModel;
       checkModel(caller, model);
       const request: ChatRequest = {
@@ -318,6 +320,8 @@ export function createGatewayHandler(deps: GatewayDeps): (req: IncomingMessage, 
       };
       if (r.conversation_id !== undefined)
         request.conversation_id = scopedId(tenantId, r.conversation_id, "conversation_id");
+      if (callback_url !== undefined)
+        callbacks.push({ requestId: request.request_id, tenantId, url: callback_url });
       return request;
     });
     await checkBudget(caller);
@@ -327,6 +331,15 @@ export function createGatewayHandler(deps: GatewayDeps): (req: IncomingMessage, 
     } catch (err) {
       for (const p of permits) p?.release();
       throw err;
+    }
+    // Registered before the publish: a reply can never be stored before its webhook is known.
+    try {
+      await deps.webhooks.register(callbacks);
+    } catch {
+      for (const p of permits) p?.release();
+      throw new GatewayError("unavailable", "cannot register webhooks right now (database unavailable)", {
+        retryAfterSeconds: 1,
+      });
     }
     await publish(requests, permits);
     sendJson(res, 202, {

@@ -2,3 +2,4 @@ export { ConfigError, type GatewayConfig, gatewayReplyTopicPrefix, loadConfig } 
 export { GATEWAY_ERROR_CODES, GatewayError, type GatewayErrorCode } from "./gateway-error.ts";
 export { GATEWAY_METRIC_NAMES } from "./gateway-metrics.ts";
 export { type RunningGateway, startGateway } from "./start-gateway.ts";
+export { SIGNATURE_HEADER, verifyWebhook, webhookSecret } from "./webhook-signature.ts";

@@ -76,7 +76,14 @@ export const AsyncRequestSchema = ChatRequestSchema.omit({
   reply_topic: true,
   created_at: true,
 })
-  .extend({ request_id: ChatRequestSchema.shape.request_id.max(63).optional() })
+  .extend({
+    request_id: ChatRequestSchema.shape.request_id.max(63).optional(),
+    callback_url: z
+      .url({ protocol: /^https?$/, error: "must be an http(s) URL" })
+      .max(2048)
+      .optional()
+      .describe("POSTed the reply once it is stored, signed (X-Chatq-Signature), retried with backoff"),
+  })
   .describe("One chat request for POST /v1/requests; request_id is generated when absent.");
 
 export const AsyncBatchSchema = z

@@ -14,6 +14,7 @@ import { openApiDocument } from "./openapi.ts";
 import { ReplyRouter } from "./reply-router.ts";
 import { loadChatPage } from "./static-assets.ts";
 import { TenantQuota } from "./tenant-quota.ts";
+import { WebhookDeliverer } from "./webhook-deliverer.ts";
 
 export interface RunningGateway {
   url: string;
@@ -64,6 +65,15 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     await router.start();
     const quota = new TenantQuota({ redis: config.redis, maxWaitMs: config.quotaWaitMs, onError });
     closers.push(() => quota.close());
+    const webhooks = new WebhookDeliverer({
+      databaseUrl: config.database.url,
+      schema: config.database.schema,
+      pepper: config.keyPepper,
+      ...config.webhooks,
+      onError,
+    });
+    webhooks.start();
+    closers.push(() => webhooks.stop());
 
     let kafkaOk = true;
     const admin = kafka.admin();
@@ -78,6 +88,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       producer,
       router,
       findReply: (id) => store.findReply(id),
+      webhooks,
       onPublish: (ok) => {
         kafkaOk = ok;
       },
