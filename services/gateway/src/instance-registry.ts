@@ -1,6 +1,7 @@
 import type { Kafka } from "@chatq/kafka";
 import { ensureTopics } from "@chatq/kafka";
-import pg from "pg";
+import type pg from "pg";
+import { gatewayPool } from "./gateway-pool.ts";
 
 export interface InstanceRegistryOptions {
   instanceId: string;
@@ -31,13 +32,7 @@ export class InstanceRegistry {
   constructor(kafka: Kafka, opts: InstanceRegistryOptions) {
     this.#opts = opts;
     this.#kafka = kafka;
-    this.#pool = new pg.Pool({
-      connectionString: opts.databaseUrl,
-      max: 1,
-      application_name: "chatq-gateway",
-      options: `-c search_path=${opts.schema ?? "public"}`,
-    });
-    this.#pool.on("error", opts.onError);
+    this.#pool = gatewayPool({ ...opts, max: 1, name: "instances" });
   }
 
   async start(): Promise<void> {

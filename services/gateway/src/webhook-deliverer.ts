@@ -1,4 +1,5 @@
-import pg from "pg";
+import type pg from "pg";
+import { gatewayPool } from "./gateway-pool.ts";
 import { clientPart } from "./translate.ts";
 import { SIGNATURE_HEADER, signWebhook, webhookBackoffMs, webhookSecret } from "./webhook-signature.ts";
 
@@ -53,13 +54,7 @@ export class WebhookDeliverer {
   constructor(opts: WebhookDelivererOptions) {
     this.#opts = opts;
     this.#clock = opts.clock ?? Date.now;
-    this.#pool = new pg.Pool({
-      connectionString: opts.databaseUrl,
-      max: 2,
-      application_name: "chatq-gateway-webhooks",
-      options: `-c search_path=${opts.schema ?? "public"}`,
-    });
-    this.#pool.on("error", opts.onError);
+    this.#pool = gatewayPool({ ...opts, max: 2, name: "webhooks" });
   }
 
   /** Registers webhooks for requests just accepted (before they are published, so none can be missed). */
