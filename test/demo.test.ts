@@ -6,6 +6,7 @@ import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { scenarioDb } from "./harness/database.ts";
+import { scenarioServiceEnv } from "./harness/names.ts";
 import { uniqueScenario } from "./harness/scenario.ts";
 import { freePort } from "./harness/worker-process.ts";
 
@@ -36,18 +37,18 @@ describe("pnpm demo", () => {
     const db = scenarioDb(s);
     try {
       const { code, out } = await demo({
-        KAFKA_BROKERS: s.services.kafkaBrokers.join(","),
-        DATABASE_URL: s.services.databaseUrl,
-        DATABASE_SCHEMA: s.schema,
-        REDIS_URL: s.services.redisUrl,
-        RATELIMIT_KEY_PREFIX: s.redisPrefix,
-        TOPIC_REQUESTS: s.topics.requests,
-        TOPIC_REPLIES: s.topics.replies,
+        ...scenarioServiceEnv(s),
         TOPIC_DLQ: s.topics.deadLetter,
         KAFKA_GROUP_ID: s.groupId,
         METRICS_PORT: String(await freePort()),
+        GATEWAY_PORT: String(await freePort()),
       });
       expect(out).toContain("All 5 sample requests answered");
+      expect(out).toMatch(/Asked over HTTP: "Echo \(turn 1\): Hello over HTTP/);
+      expect(out).toMatch(
+        /curl -s http:\/\/127\.0\.0\.1:\d+\/v1\/chat\/completions -H 'Authorization: Bearer cq_/,
+      );
+      expect(out).toMatch(/chat page: http:\/\/127\.0\.0\.1:\d+\//);
       expect(out).toMatch(/dead-lettered \(not_json\)/);
       expect(code).toBe(0);
     } finally {

@@ -272,6 +272,7 @@ describe("docker-compose.yml", () => {
         "grafana",
         "fake-openai",
         "worker",
+        "gateway",
       ]),
     );
     for (const name of serviceNames) {
@@ -285,7 +286,7 @@ describe("docker-compose.yml", () => {
   });
 
   it("every built service runs a main.ts that exists, from a package the image installs by name", () => {
-    expect([...builtServices].sort()).toEqual(["fake-openai", "worker"]);
+    expect([...builtServices].sort()).toEqual(["fake-openai", "gateway", "worker"]);
     for (const name of builtServices) {
       const serviceArg = buildOf(service(name)).args.SERVICE;
       expect(serviceArg, `${name}: build arg SERVICE`).toBeDefined();
@@ -532,13 +533,25 @@ describe("the image's health probe", () => {
     }
   });
 
+  it("the gateway is healthy when it answers /healthz on GATEWAY_PORT", async () => {
+    const { server, port } = await listen((path) => (path === "/healthz" ? 200 : 404));
+    try {
+      expect((await runProbe({ SERVICE: "gateway", GATEWAY_PORT: String(port) })).code).toBe(0);
+    } finally {
+      await new Promise((ok) => server.close(ok));
+    }
+  });
+
   it("an unknown service is unhealthy until HEALTHCHECK_URL names its endpoint", async () => {
-    const unknown = await runProbe({ SERVICE: "gateway" });
+    const unknown = await runProbe({ SERVICE: "not-a-service" });
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toContain("HEALTHCHECK_URL");
     const { server, port } = await listen((path) => (path === "/live" ? 200 : 404));
     try {
-      const probed = await runProbe({ SERVICE: "gateway", HEALTHCHECK_URL: `http://127.0.0.1:${port}/live` });
+      const probed = await runProbe({
+        SERVICE: "not-a-service",
+        HEALTHCHECK_URL: `http://127.0.0.1:${port}/live`,
+      });
       expect(probed.code).toBe(0);
     } finally {
       await new Promise((ok) => server.close(ok));

@@ -12,6 +12,8 @@ function probeUrl(): string | undefined {
       // Liveness only (the event loop answers). /readyz fails while Kafka or the API key is down, and an
       // orchestrator that replaces unhealthy containers would then replace workers a restart cannot fix.
       return `http://127.0.0.1:${env.METRICS_PORT || "9464"}/healthz`;
+    case "gateway":
+      return `http://127.0.0.1:${env.GATEWAY_PORT || "8080"}/healthz`;
     case "fake-openai":
       return `http://127.0.0.1:${env.FAKE_OPENAI_PORT || "8089"}/_fake/health`;
     default:

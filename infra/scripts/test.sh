@@ -19,6 +19,9 @@ bash infra/local/stack-up.sh
 step "Prometheus tools (promtool)"
 bash infra/prometheus/ensure-prometheus.sh
 
+step "Chromium (the chat page's browser test)"
+bash infra/scripts/ensure-chromium.sh
+
 step "typecheck"
 pnpm run typecheck
 

@@ -14,3 +14,17 @@ export function scenarioFor(label: string, services: Services) {
   };
 }
 export type Scenario = ReturnType<typeof scenarioFor>;
+
+/** The environment every chatq service of a scenario shares: where the stack is, under the scenario's names. */
+export function scenarioServiceEnv(s: Scenario): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? "",
+    KAFKA_BROKERS: s.services.kafkaBrokers.join(","),
+    DATABASE_URL: s.services.databaseUrl,
+    DATABASE_SCHEMA: s.schema,
+    REDIS_URL: s.services.redisUrl,
+    RATELIMIT_KEY_PREFIX: s.redisPrefix,
+    TOPIC_REQUESTS: s.topics.requests,
+    TOPIC_REPLIES: s.topics.replies,
+  };
+}

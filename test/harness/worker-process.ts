@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { resolve } from "node:path";
-import type { Scenario } from "./names.ts";
+import { followJsonLog } from "./json-log-child.ts";
+import { type Scenario, scenarioServiceEnv } from "./names.ts";
 import { budgetEnv, TEST_BUDGET } from "./test-budget.ts";
 
 const repoRoot = resolve(import.meta.dirname, "../..");
@@ -29,17 +30,10 @@ export function spawnWorker(
   const proc = spawn(process.execPath, [resolve(repoRoot, "services/worker/src/main.ts")], {
     cwd: repoRoot,
     env: {
-      PATH: process.env.PATH ?? "",
-      KAFKA_BROKERS: s.services.kafkaBrokers.join(","),
-      DATABASE_URL: s.services.databaseUrl,
-      DATABASE_SCHEMA: s.schema,
-      REDIS_URL: s.services.redisUrl,
-      RATELIMIT_KEY_PREFIX: s.redisPrefix,
+      ...scenarioServiceEnv(s),
       OPENAI_API_KEY: "sk-chatq-test",
       OPENAI_BASE_URL: openaiBaseUrl,
       ...budgetEnv(TEST_BUDGET),
-      TOPIC_REQUESTS: s.topics.requests,
-      TOPIC_REPLIES: s.topics.replies,
       TOPIC_DLQ: s.topics.deadLetter,
       TOPIC_PARTITIONS: "6",
       KAFKA_GROUP_ID: s.groupId,
@@ -53,41 +47,23 @@ export function spawnWorker(
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  // A test run that dies must not leave workers consuming behind it.
-  const killOnExit = () => proc.kill("SIGKILL");
-  process.once("exit", killOnExit);
-  proc.once("exit", () => process.off("exit", killOnExit));
-  const logs: Record<string, unknown>[] = [];
   let announce: (url: string) => void = () => {};
   const metricsUrl = new Promise<string>((r) => {
     announce = r;
   });
-  let buffered = "";
-  proc.stdout?.on("data", (chunk: Buffer) => {
-    buffered += chunk.toString("utf8");
-    const lines = buffered.split("\n");
-    buffered = lines.pop() ?? "";
-    for (const line of lines) {
-      try {
-        const entry = JSON.parse(line) as Record<string, unknown>;
-        logs.push(entry);
-        if (entry.msg === "worker started") announce(`http://127.0.0.1:${entry.metrics_port}`);
-      } catch {
-        logs.push({ raw: line });
-      }
-    }
+  const {
+    logs,
+    exited,
+    stderr: stderrText,
+  } = followJsonLog(proc, (entry) => {
+    if (entry.msg === "worker started") announce(`http://127.0.0.1:${entry.metrics_port}`);
   });
-  let stderr = "";
-  proc.stderr?.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString("utf8");
-  });
-  const exited = new Promise<number | null>((r) => proc.on("exit", (code) => r(code)));
   // With a fixed port (benchmarks run quiet, below the info line that announces it), poll for health instead.
   const fixedPort = Number(env.METRICS_PORT ?? 0);
   if (fixedPort > 0) void pollHealth(`http://127.0.0.1:${fixedPort}`, exited).then(announce, () => {});
   void exited.then((code) => {
-    if (code !== 0 && code !== null && stderr)
-      process.stderr.write(`[worker ${proc.pid} exited ${code}] ${stderr}\n`);
+    if (code !== 0 && code !== null && stderrText())
+      process.stderr.write(`[worker ${proc.pid} exited ${code}] ${stderrText()}\n`);
   });
   return {
     proc,
@@ -95,11 +71,11 @@ export function spawnWorker(
     metricsUrl: Promise.race([
       metricsUrl,
       exited.then((code) => {
-        throw new Error(`worker exited (${code}) before starting: ${stderr.slice(-2000)}`);
+        throw new Error(`worker exited (${code}) before starting: ${stderrText().slice(-2000)}`);
       }),
     ]),
     exited,
-    stderr: () => stderr,
+    stderr: stderrText,
     async stop(signal = "SIGTERM") {
       if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
       proc.kill(signal);

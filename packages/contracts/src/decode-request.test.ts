@@ -66,6 +66,15 @@ describe("decodeChatRequest", () => {
     ).toBe(true);
   });
 
+  it("allows every reply topic under a prefix entry, and only those", () => {
+    const allowedReplyTopics = new Set(["chat.replies", "chat.replies.gateway.*"]);
+    const topic = (reply_topic: string) =>
+      decodeChatRequest(bytes({ ...good, reply_topic }), { ...limits, allowedReplyTopics }).ok;
+    expect(topic("chat.replies.gateway.gw-1a2b")).toBe(true);
+    expect(topic("chat.replies.gatewayx")).toBe(false);
+    expect(topic("chat.replies.other")).toBe(false);
+  });
+
   it("keeps a usable request_id from a bad message so its producer can be told", () => {
     const d = decodeChatRequest(bytes({ ...good, messages: [] }), limits);
     expect(d).toMatchObject({ ok: false, rejection: { code: "empty_messages", requestId: "r-1" } });

@@ -32,7 +32,10 @@ export interface DecodeLimits {
   maxBytes: number;
   /** When set, a request naming another model is refused. A request without a model gets the worker's default. */
   allowedModels?: ReadonlySet<string> | undefined;
-  /** When set, a request whose reply_topic is not listed is refused (chatq writes replies only where allowed). */
+  /**
+   * When set, a request whose reply_topic is not listed is refused (chatq writes replies only where allowed). An
+   * entry ending in `*` allows every topic with that prefix (a gateway replica's own reply topic).
+   */
   allowedReplyTopics?: ReadonlySet<string> | undefined;
 }
 
@@ -83,7 +86,11 @@ export function decodeChatRequest(value: Uint8Array | null, limits: DecodeLimits
     );
   }
   const replyTopic = parsed.data.reply_topic;
-  if (replyTopic !== undefined && limits.allowedReplyTopics && !limits.allowedReplyTopics.has(replyTopic)) {
+  if (
+    replyTopic !== undefined &&
+    limits.allowedReplyTopics &&
+    !isAllowedReplyTopic(replyTopic, limits.allowedReplyTopics)
+  ) {
     return reject(
       "bad_reply_topic",
       `reply_topic "${replyTopic}" is not one chatq may write to; allowed: ${[...limits.allowedReplyTopics].join(", ")}`,
@@ -91,6 +98,15 @@ export function decodeChatRequest(value: Uint8Array | null, limits: DecodeLimits
     );
   }
   return { ok: true, request: parsed.data };
+}
+
+/** `topic` is listed, or starts with the prefix of an entry ending in `*` (`chat.replies.gateway.*`). */
+export function isAllowedReplyTopic(topic: string, allowed: ReadonlySet<string>): boolean {
+  if (allowed.has(topic)) return true;
+  for (const entry of allowed) {
+    if (entry.endsWith("*") && topic.startsWith(entry.slice(0, -1))) return true;
+  }
+  return false;
 }
 
 /** Messages quote input back (a parser's excerpt, a key name): made storable and bounded here, once. */

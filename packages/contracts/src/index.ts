@@ -20,6 +20,7 @@ export {
   type Decoded,
   type DecodeLimits,
   decodeChatRequest,
+  isAllowedReplyTopic,
   REJECT_CODES,
   type RejectCode,
   type Rejection,

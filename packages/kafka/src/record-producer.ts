@@ -88,6 +88,9 @@ const RECORD_REFUSALS = new Set([
   "INVALID_RECORD",
   "INVALID_TOPIC_EXCEPTION",
   "TOPIC_AUTHORIZATION_FAILED",
+  // A reply_topic that is gone: a gateway replica's own reply topic, deleted when it stopped (services/gateway).
+  // Waiting would hold the worker's batch for ever; the reply is stored, so it goes to the DLQ instead.
+  "UNKNOWN_TOPIC_OR_PARTITION",
 ]);
 
 /**

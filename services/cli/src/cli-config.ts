@@ -5,10 +5,13 @@ export function cliEnv(env: Record<string, string | undefined> = process.env) {
   return {
     kafkaBrokers: (env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(","),
     databaseUrl: env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/chatq",
+    databaseSchema: env.DATABASE_SCHEMA,
+    keyPepper: env.GATEWAY_KEY_PEPPER,
     redisUrl: env.REDIS_URL ?? "redis://127.0.0.1:6379",
     openaiApiKey: env.OPENAI_API_KEY,
     openaiBaseUrl: env.OPENAI_BASE_URL,
     metricsPort: Number(env.METRICS_PORT ?? 9464),
+    gatewayPort: Number(env.GATEWAY_PORT ?? 8080),
     topics: {
       requests: env.TOPIC_REQUESTS ?? DEFAULT_TOPICS.requests,
       replies: env.TOPIC_REPLIES ?? DEFAULT_TOPICS.replies,

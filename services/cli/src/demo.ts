@@ -5,6 +5,7 @@ import { join, resolve } from "node:path";
 import type { ChatRequest } from "@chatq/contracts";
 import { type FakeOpenAI, startFakeOpenAI } from "@chatq/fake-openai";
 import { createKafka, createRecordProducer } from "@chatq/kafka";
+import { TenantError, TenantStore } from "@chatq/tenants";
 import type { CliEnv } from "./cli-config.ts";
 import { follow } from "./follow.ts";
 import { formatReply } from "./format-reply.ts";
@@ -119,6 +120,22 @@ export async function runDemo(env: CliEnv, opts: { exitWhenDone: boolean }): Pro
     quitBecauseWorkerDied(ended, worker, logPath);
   }
 
+  const gatewayLog = join(stateDir, "demo-gateway.log");
+  const gateway = spawnGateway(env, gatewayLog);
+  const gatewayKey = await gateway.started.then(
+    () => demoTenantKey(env),
+    async () => undefined,
+  );
+  if (gatewayKey === undefined) {
+    say(`the gateway did not start (its log: ${gatewayLog}); the Kafka path above works without it`);
+  } else {
+    const gatewayUrl = `http://127.0.0.1:${env.gatewayPort}`;
+    const answer = await askGateway(gatewayUrl, gatewayKey);
+    say(`
+The HTTP gateway is up on ${gatewayUrl} (its log: ${gatewayLog}). Asked over HTTP: ${answer}
+  curl -s ${gatewayUrl}/v1/chat/completions -H 'Authorization: Bearer ${gatewayKey}' -H 'Content-Type: application/json' -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello"}]}'
+  chat page: ${gatewayUrl}/  (sign in with the key above; the tenant is "demo")`);
+  }
   say(`
 All ${samples.length} sample requests answered. Try it yourself${opts.exitWhenDone ? " (run `pnpm demo` to keep a worker running)" : ""}:
   pnpm chatq publish --conversation ${samples[0]?.request.conversation_id} "And on day three?"
@@ -144,10 +161,53 @@ Any producer can publish: JSON to '${env.topics.requests}', key = conversation_i
     }
   }
   await following.stop();
+  gateway.process.kill("SIGTERM");
+  await gateway.exited;
   worker.process.kill("SIGTERM");
   const code = await worker.exited;
   await fake?.close();
   say(`worker stopped (exit ${code}).`);
+}
+
+/** The demo tenant (made on first run) and a fresh key for it. */
+async function demoTenantKey(env: CliEnv): Promise<string> {
+  const store = new TenantStore({
+    databaseUrl: env.databaseUrl,
+    schema: env.databaseSchema,
+    pepper: demoPepper(env),
+  });
+  try {
+    await store.createTenant({ tenantId: "demo", rpm: 600 }).catch((err: unknown) => {
+      if (!(err instanceof TenantError && err.code === "tenant_exists")) throw err;
+    });
+    return (await store.createKey("demo")).key;
+  } finally {
+    await store.close();
+  }
+}
+
+/** One OpenAI-style call to the gateway, as curl would make it: the reply's text, or why there is none. */
+async function askGateway(url: string, key: string): Promise<string> {
+  try {
+    const res = await fetch(`${url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        model: "gpt-4o-mini",
+        messages: [{ role: "user", content: "Hello over HTTP" }],
+      }),
+      signal: AbortSignal.timeout(60_000),
+    });
+    const body = (await res.json()) as {
+      choices?: { message: { content: string } }[];
+      error?: { message: string };
+    };
+    return res.ok
+      ? JSON.stringify(body.choices?.[0]?.message.content ?? "")
+      : `HTTP ${res.status} ${body.error?.message}`;
+  } catch (err) {
+    return `no answer (${(err as Error).message})`;
+  }
 }
 
 async function publishBadMessage(env: CliEnv): Promise<void> {
@@ -158,21 +218,46 @@ async function publishBadMessage(env: CliEnv): Promise<void> {
 }
 
 function spawnWorker(env: CliEnv, api: { apiKey: string; baseUrl: string | undefined }, logPath: string) {
+  return spawnService("worker", logPath, {
+    ...stackEnv(env),
+    OPENAI_API_KEY: api.apiKey,
+    ...(api.baseUrl !== undefined && { OPENAI_BASE_URL: api.baseUrl }),
+    METRICS_PORT: String(env.metricsPort),
+    TOPIC_DLQ: env.topics.deadLetter,
+    // The demo's gateway has a reply topic of its own.
+    TOPIC_REPLIES_ALLOWED: `${env.topics.replies}.gateway.*`,
+  });
+}
+
+function stackEnv(env: CliEnv): Record<string, string> {
+  return {
+    KAFKA_BROKERS: env.kafkaBrokers.join(","),
+    DATABASE_URL: env.databaseUrl,
+    REDIS_URL: env.redisUrl,
+    TOPIC_REQUESTS: env.topics.requests,
+    TOPIC_REPLIES: env.topics.replies,
+  };
+}
+
+/** A gateway in front of the demo's worker, with the demo's pepper unless GATEWAY_KEY_PEPPER is set. */
+function spawnGateway(env: CliEnv, logPath: string) {
+  return spawnService("gateway", logPath, {
+    ...stackEnv(env),
+    GATEWAY_PORT: String(env.gatewayPort),
+    GATEWAY_KEY_PEPPER: demoPepper(env),
+  });
+}
+
+function demoPepper(env: CliEnv): string {
+  return env.keyPepper ?? "chatq-demo-pepper-not-a-secret";
+}
+
+/** One child process of the demo, its log appended to `logPath`; `started` resolves on its "<name> started" line. */
+function spawnService(name: "worker" | "gateway", logPath: string, childEnv: Record<string, string>) {
   const log = createWriteStream(logPath, { flags: "a" });
-  const child: ChildProcess = spawn(process.execPath, [join(repoRoot, "services/worker/src/main.ts")], {
+  const child: ChildProcess = spawn(process.execPath, [join(repoRoot, `services/${name}/src/main.ts`)], {
     cwd: repoRoot,
-    env: {
-      ...process.env,
-      KAFKA_BROKERS: env.kafkaBrokers.join(","),
-      DATABASE_URL: env.databaseUrl,
-      REDIS_URL: env.redisUrl,
-      OPENAI_API_KEY: api.apiKey,
-      ...(api.baseUrl !== undefined && { OPENAI_BASE_URL: api.baseUrl }),
-      METRICS_PORT: String(env.metricsPort),
-      TOPIC_REQUESTS: env.topics.requests,
-      TOPIC_REPLIES: env.topics.replies,
-      TOPIC_DLQ: env.topics.deadLetter,
-    },
+    env: { ...process.env, ...childEnv },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let announce: () => void = () => {};
@@ -191,7 +276,7 @@ function spawnWorker(env: CliEnv, api: { apiKey: string; baseUrl: string | undef
     log.write(chunk);
     remember(chunk);
     pending += chunk.toString("utf8");
-    if (pending.includes('"msg":"worker started"')) announce();
+    if (pending.includes(`"msg":"${name} started"`)) announce();
     pending = pending.slice(-4096);
   });
   child.stderr?.on("data", (chunk: Buffer) => {
@@ -200,7 +285,7 @@ function spawnWorker(env: CliEnv, api: { apiKey: string; baseUrl: string | undef
   });
   const exited = new Promise<number | null>((r) =>
     child.on("exit", (code) => {
-      fail(new Error(`the worker exited (${code}) before it started; see ${logPath}`));
+      fail(new Error(`the ${name} exited (${code}) before it started; see ${logPath}`));
       r(code);
     }),
   );

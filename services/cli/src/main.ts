@@ -1,13 +1,15 @@
 #!/usr/bin/env node
-// chatq's operator CLI: `pnpm chatq <command>`. Commands: demo, worker, fake, publish, follow.
+// chatq's operator CLI: `pnpm chatq <command>`. Commands: demo, worker, fake, gateway, publish, follow, tenants, keys.
 import { parseArgs } from "node:util";
 import type { Priority } from "@chatq/contracts";
+import { TenantError } from "@chatq/tenants";
 import { cliEnv } from "./cli-config.ts";
 import { runDemo } from "./demo.ts";
 import { follow } from "./follow.ts";
 import { formatReply } from "./format-reply.ts";
 import { buildRequest, publishRequests } from "./publish.ts";
 import { localWorkerEnv, runService } from "./run-service.ts";
+import { runTenantCommand, TENANTS_USAGE, UsageError as TenantUsageError } from "./tenants.ts";
 
 const USAGE = `usage: chatq <command> [options]
 
@@ -18,13 +20,16 @@ const USAGE = `usage: chatq <command> [options]
                                          the environment (README: Configuration), with the local
                                          stack's KAFKA_BROKERS, DATABASE_URL, REDIS_URL by default
   fake [--port 8089 ...]                 run the fake OpenAI API (pnpm fake; flags: its README)
+  gateway                                run one HTTP gateway in the foreground (README: Gateway)
   publish [options] <message>            publish one chat request
       --conversation <id>  --system <text>  --model <name>  --tenant <id>
       --priority interactive|batch  --max-tokens <n>
   follow [--from-beginning]              print replies and dead letters as they arrive
+${TENANTS_USAGE}
 
 Where the stack is comes from KAFKA_BROKERS, DATABASE_URL, REDIS_URL, TOPIC_REQUESTS, TOPIC_REPLIES,
-TOPIC_DLQ, METRICS_PORT (defaults: the local stack of \`pnpm stack:up\`).`;
+TOPIC_DLQ, METRICS_PORT (defaults: the local stack of \`pnpm stack:up\`); tenants and keys also DATABASE_SCHEMA
+and GATEWAY_KEY_PEPPER (the gateway's).`;
 
 class UsageError extends Error {}
 
@@ -44,6 +49,9 @@ try {
       break;
     case "fake":
       process.exit(await runService("fake", rest, process.env));
+      break;
+    case "gateway":
+      process.exit(await runService("gateway", rest, localWorkerEnv(process.env)));
       break;
     case "publish": {
       const { values, positionals } = parseArgs({
@@ -91,13 +99,26 @@ try {
       process.exit(0);
       break;
     }
+    case "tenants":
+    case "keys":
+      await runTenantCommand(command, rest, env, (line) => console.log(line));
+      process.exit(0);
+      break;
     default:
       throw new UsageError(command ? `unknown command: ${command}` : "no command");
   }
 } catch (err) {
-  if (err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+  if (
+    err instanceof UsageError ||
+    err instanceof TenantUsageError ||
+    (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
+  ) {
     console.error(`${(err as Error).message}\n\n${USAGE}`);
     process.exit(2);
+  }
+  if (err instanceof TenantError) {
+    console.error(err.message);
+    process.exit(1);
   }
   throw err;
 }

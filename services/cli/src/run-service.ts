@@ -7,6 +7,7 @@ const repoRoot = resolve(import.meta.dirname, "../../..");
 export const SERVICES = {
   worker: "services/worker/src/main.ts",
   fake: "services/fake-openai/src/main.ts",
+  gateway: "services/gateway/src/main.ts",
 } as const;
 
 /**

@@ -1,0 +1,124 @@
+import { randomBytes } from "node:crypto";
+import { DEFAULT_TOPICS } from "@chatq/contracts";
+import { knownModels } from "@chatq/llm";
+import { z } from "zod";
+
+const int = (min: number, max: number = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
+const csv = z.string().transform((v) =>
+  v
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0),
+);
+
+/** Every environment variable the gateway reads, with its default. The README's configuration table mirrors this. */
+const EnvSchema = z.object({
+  GATEWAY_PORT: int(0, 65_535).default(8080),
+  GATEWAY_HOST: z.string().default("0.0.0.0"),
+  // The secret keyed into every API key's hash: without it a stolen api_keys table cannot be checked offline.
+  GATEWAY_KEY_PEPPER: z.string().min(16, "must be a secret of at least 16 characters"),
+  GATEWAY_INSTANCE_ID: z
+    .string()
+    .regex(/^[a-z0-9-]{1,40}$/, "must be 1-40 of a-z 0-9 -")
+    .default(`gw-${randomBytes(4).toString("hex")}`),
+  GATEWAY_REPLY_TIMEOUT_MS: int(100).default(120_000),
+  GATEWAY_PUBLISH_TIMEOUT_MS: int(100).default(5_000),
+  GATEWAY_BODY_LIMIT_BYTES: int(1024, 64 * 1024 * 1024).default(256 * 1024),
+  GATEWAY_HEADERS_TIMEOUT_MS: int(100).default(10_000),
+  GATEWAY_BODY_TIMEOUT_MS: int(100).default(10_000),
+  GATEWAY_CORS_ORIGINS: csv.optional(),
+  GATEWAY_TLS_CERT: z.string().optional(),
+  GATEWAY_TLS_KEY: z.string().optional(),
+  GATEWAY_ALLOWED_MODELS: csv.optional(),
+  GATEWAY_DEFAULT_MODEL: z.string().min(1).default("gpt-4o-mini"),
+  GATEWAY_KEY_CACHE_MS: int(0, 1_000).default(500),
+  GATEWAY_QUOTA_WAIT_MS: int(0, 60_000).default(100),
+  GATEWAY_INSTANCE_TTL_MS: int(1_000).default(10 * 60_000),
+  GATEWAY_WEBHOOK_POLL_MS: int(50).default(1_000),
+  GATEWAY_WEBHOOK_MAX_ATTEMPTS: int(1, 100).default(10),
+  GATEWAY_WEBHOOK_TIMEOUT_MS: int(100).default(5_000),
+  KAFKA_BROKERS: csv.pipe(z.array(z.string().regex(/^[^:,\s]+:\d+$/, "must be host:port")).min(1)),
+  TOPIC_REQUESTS: z.string().min(1).default(DEFAULT_TOPICS.requests),
+  TOPIC_REPLIES: z.string().min(1).default(DEFAULT_TOPICS.replies),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL"),
+  DATABASE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/, "must be a lowercase SQL identifier")
+    .optional(),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, "must be a redis:// URL")
+    .optional(),
+  RATELIMIT_KEY_PREFIX: z.string().default("chatq"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+export type GatewayConfig = ReturnType<typeof toConfig>;
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.problems = problems;
+  }
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = EnvSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
+  }
+  const e = parsed.data;
+  if ((e.GATEWAY_TLS_CERT === undefined) !== (e.GATEWAY_TLS_KEY === undefined)) {
+    throw new ConfigError(["GATEWAY_TLS_CERT and GATEWAY_TLS_KEY: set both or neither"]);
+  }
+  return toConfig(e);
+}
+
+/** The prefix of every gateway replica's reply topic; the workers allow it with TOPIC_REPLIES_ALLOWED=<prefix>*. */
+export function gatewayReplyTopicPrefix(repliesTopic: string): string {
+  return `${repliesTopic}.gateway.`;
+}
+
+function toConfig(e: z.infer<typeof EnvSchema>) {
+  return {
+    http: {
+      port: e.GATEWAY_PORT,
+      host: e.GATEWAY_HOST,
+      bodyLimitBytes: e.GATEWAY_BODY_LIMIT_BYTES,
+      headersTimeoutMs: e.GATEWAY_HEADERS_TIMEOUT_MS,
+      bodyTimeoutMs: e.GATEWAY_BODY_TIMEOUT_MS,
+      corsOrigins: new Set(e.GATEWAY_CORS_ORIGINS ?? []),
+      tls:
+        e.GATEWAY_TLS_CERT !== undefined && e.GATEWAY_TLS_KEY !== undefined
+          ? { certFile: e.GATEWAY_TLS_CERT, keyFile: e.GATEWAY_TLS_KEY }
+          : undefined,
+    },
+    instanceId: e.GATEWAY_INSTANCE_ID,
+    instanceTtlMs: e.GATEWAY_INSTANCE_TTL_MS,
+    replyTimeoutMs: e.GATEWAY_REPLY_TIMEOUT_MS,
+    publishTimeoutMs: e.GATEWAY_PUBLISH_TIMEOUT_MS,
+    keyPepper: e.GATEWAY_KEY_PEPPER,
+    webhooks: {
+      pollMs: e.GATEWAY_WEBHOOK_POLL_MS,
+      maxAttempts: e.GATEWAY_WEBHOOK_MAX_ATTEMPTS,
+      timeoutMs: e.GATEWAY_WEBHOOK_TIMEOUT_MS,
+    },
+    keyCacheMs: e.GATEWAY_KEY_CACHE_MS,
+    quotaWaitMs: e.GATEWAY_QUOTA_WAIT_MS,
+    // A bounded set, as in the worker: a model name becomes a metric label and a limiter bucket downstream.
+    allowedModels: new Set(e.GATEWAY_ALLOWED_MODELS ?? [...knownModels(), e.GATEWAY_DEFAULT_MODEL]),
+    defaultModel: e.GATEWAY_DEFAULT_MODEL,
+    kafka: { brokers: e.KAFKA_BROKERS, clientId: `chatq-${e.GATEWAY_INSTANCE_ID}` },
+    topics: {
+      requests: e.TOPIC_REQUESTS,
+      replyTopic: `${gatewayReplyTopicPrefix(e.TOPIC_REPLIES)}${e.GATEWAY_INSTANCE_ID}`,
+      replyTopicPrefix: gatewayReplyTopicPrefix(e.TOPIC_REPLIES),
+    },
+    database: { url: e.DATABASE_URL, schema: e.DATABASE_SCHEMA },
+    redis: e.REDIS_URL === undefined ? undefined : { url: e.REDIS_URL, keyPrefix: e.RATELIMIT_KEY_PREFIX },
+    log: { level: e.LOG_LEVEL },
+  };
+}

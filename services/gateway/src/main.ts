@@ -1,0 +1,44 @@
+// The gateway process: read config, start the parts, stop them on a signal.
+import { createLogger } from "@chatq/telemetry";
+import { ConfigError, loadConfig } from "./config.ts";
+import { startGateway } from "./start-gateway.ts";
+
+let config: ReturnType<typeof loadConfig>;
+try {
+  config = loadConfig();
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  console.error(err.message);
+  process.exit(2);
+}
+
+const log = createLogger({
+  name: "chatq-gateway",
+  level: config.log.level,
+  pretty: false,
+  logContent: false,
+});
+
+const HARD_STOP_MS = 20_000;
+let stopping = false;
+// Handlers first: a signal that arrives while the gateway starts (after it has announced itself) still stops it
+// cleanly, once it has started.
+const starting = startGateway(config, log);
+const shutdown = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, "shutting down");
+  setTimeout(() => {
+    log.error("shutdown took too long; exiting");
+    process.exit(1);
+  }, HARD_STOP_MS).unref();
+  const gateway = await starting.catch(() => undefined);
+  await gateway?.stop();
+  process.exit(0);
+};
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void shutdown("SIGINT"));
+await starting.catch((err: unknown) => {
+  log.fatal({ err }, "gateway failed to start");
+  process.exit(1);
+});
