@@ -4,8 +4,8 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join, matchesGlob, posix, resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { describe, expect, it } from "vitest";
 import { WORKER_ENV_KEYS } from "@chatq/worker";
+import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 
 // The Docker packaging (docker-compose.yml, infra/docker/Dockerfile, .dockerignore) read the way Compose and
