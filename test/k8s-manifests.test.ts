@@ -1,6 +1,8 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { HARD_STOP_GRACE_MS, loadConfig, WORKER_ENV_KEYS } from "@chatq/worker";
+import { isAllowedReplyTopic } from "@chatq/contracts";
+import { GATEWAY_ENV_KEYS, GATEWAY_HARD_STOP_MS, loadConfig as loadGatewayConfig } from "@chatq/gateway";
+import { HARD_STOP_GRACE_MS, loadConfig as loadWorkerConfig, WORKER_ENV_KEYS } from "@chatq/worker";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 
@@ -74,22 +76,61 @@ function environmentOf(container: Container): Record<string, string> {
   );
   const direct = (container.env ?? []).map((e): [string, string] => {
     if (e.valueFrom?.secretKeyRef) return [e.name, SECRET_STAND_INS[e.name] ?? "secret"];
-    if (e.valueFrom?.fieldRef) return [e.name, "chatq-worker-7d9f-abcde"];
+    if (e.valueFrom?.fieldRef) return [e.name, "chatq-pod-7d9f8c6b5-abcde"];
     return [e.name, e.value ?? ""];
   });
   return Object.fromEntries([...fromMaps, ...direct]);
 }
 
-// What the Secret would hold, so the worker's parser sees well-formed values.
+// What the Secrets would hold, so each service's parser sees well-formed values.
 const SECRET_STAND_INS: Record<string, string> = {
   OPENAI_API_KEY: "sk-stand-in",
   DATABASE_URL: "postgres://chatq:password@postgres:5432/chatq",
+  GATEWAY_KEY_PEPPER: "a-pepper-of-sixteen-or-more",
 };
 
-const worker = find<DeploymentSpec>("Deployment", "chatq-worker");
-const workerPod = worker.spec.template.spec;
-const workerContainer = workerPod.containers[0] as Container;
-const workerEnv = environmentOf(workerContainer);
+/** What each deployed service is, as its own code says. */
+interface DeployedService {
+  deployment: string;
+  image: string;
+  envKeys: readonly string[];
+  /** Parses the environment as the process would (throws on a bad one) and returns what the checks need. */
+  parse: (env: Record<string, string>) => { port: number; drainMs: number };
+  portName: string;
+  /** The source file that serves /healthz and /readyz. */
+  server: string;
+}
+
+const SERVICES: DeployedService[] = [
+  {
+    deployment: "chatq-worker",
+    image: "chatq-worker",
+    envKeys: WORKER_ENV_KEYS,
+    parse: (env) => {
+      const c = loadWorkerConfig(env);
+      return { port: c.telemetry.port, drainMs: c.worker.shutdownTimeoutMs + HARD_STOP_GRACE_MS };
+    },
+    portName: "metrics",
+    server: "packages/telemetry/src/telemetry-server.ts",
+  },
+  {
+    deployment: "chatq-gateway",
+    image: "chatq-gateway",
+    envKeys: GATEWAY_ENV_KEYS,
+    parse: (env) => ({ port: loadGatewayConfig(env).http.port, drainMs: GATEWAY_HARD_STOP_MS }),
+    portName: "http",
+    server: "services/gateway/src/gateway-app.ts",
+  },
+];
+
+function deployed(service: DeployedService) {
+  const deployment = find<DeploymentSpec>("Deployment", service.deployment);
+  const pod = deployment.spec.template.spec;
+  const container = pod.containers[0] as Container;
+  return { deployment, pod, container, env: environmentOf(container) };
+}
+
+const worker = deployed(SERVICES[0] as DeployedService);
 
 describe("Kubernetes manifests (infra/k8s)", () => {
   it("kustomization lists every manifest file in the folder, and each exists", () => {
@@ -98,56 +139,71 @@ describe("Kubernetes manifests (infra/k8s)", () => {
     for (const f of kustomization.resources) expect(existsSync(join(dir, f))).toBe(true);
   });
 
-  it("the worker's image is the one infra/docker/Dockerfile builds for services/worker", () => {
-    // `docker build --build-arg SERVICE=worker -t chatq-worker` (Dockerfile header); kustomize retags it.
-    expect(readFileSync(join(root, "infra/docker/Dockerfile"), "utf8")).toContain("SERVICE=worker");
-    expect(workerContainer.image).toBe("chatq-worker");
+  describe.each(SERVICES)("$deployment", (service) => {
+    const { deployment, pod, container, env } = deployed(service);
+
+    it("runs the image infra/docker/Dockerfile builds for its service", () => {
+      // `docker build --build-arg SERVICE=<name> -t chatq-<name>` (Dockerfile header); kustomize retags it.
+      const name = service.image.replace(/^chatq-/, "");
+      expect(existsSync(join(root, `services/${name}/src/main.ts`))).toBe(true);
+      expect(container.image).toBe(service.image);
+    });
+
+    it("names only variables the service reads, and the service's own parser accepts them", () => {
+      expect(Object.keys(env).filter((k) => !service.envKeys.includes(k))).toEqual([]);
+      expect(() => service.parse(env)).not.toThrow();
+      // Secrets stay out of ConfigMaps.
+      for (const source of container.envFrom ?? []) {
+        const data = source.configMapRef ? (find("ConfigMap", source.configMapRef.name).data ?? {}) : {};
+        for (const secret of Object.keys(SECRET_STAND_INS)) expect(data).not.toHaveProperty(secret);
+      }
+    });
+
+    it("probes /healthz and /readyz on the port the service listens on", () => {
+      const port = container.ports?.find((p) => p.name === service.portName);
+      expect(port?.containerPort).toBe(service.parse(env).port);
+      const on = (path: string) => ({ path, port: service.portName });
+      expect(container.startupProbe?.httpGet).toEqual(on("/healthz"));
+      expect(container.livenessProbe?.httpGet).toEqual(on("/healthz"));
+      expect(container.readinessProbe?.httpGet).toEqual(on("/readyz"));
+      const source = readFileSync(join(root, service.server), "utf8");
+      for (const path of ["/healthz", "/readyz", "/metrics"]) expect(source).toContain(`"${path}"`);
+    });
+
+    it("gives a stopping pod longer than the service's own drain and hard stop, so none is SIGKILLed mid-drain", () => {
+      expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThan(service.parse(env).drainMs);
+    });
+
+    it("has a PodDisruptionBudget and a Service that select its pods", () => {
+      const podLabels = deployment.spec.template.metadata.labels;
+      for (const [k, v] of Object.entries(deployment.spec.selector.matchLabels)) expect(podLabels[k]).toBe(v);
+      const selecting = manifests.filter(
+        (m) =>
+          (m.kind === "PodDisruptionBudget" || m.kind === "Service") &&
+          m.metadata.name.startsWith(service.deployment),
+      ) as Manifest<SelectorSpec>[];
+      expect(selecting.map((m) => m.kind).sort()).toEqual(["PodDisruptionBudget", "Service"]);
+      for (const m of selecting) {
+        const selector = m.spec.selector.matchLabels ?? m.spec.selector;
+        expect(Object.entries(selector).length).toBeGreaterThan(0);
+        for (const [k, v] of Object.entries(selector)) expect(podLabels[k], `${m.kind} selects ${k}`).toBe(v);
+      }
+    });
   });
 
-  it("the worker's environment names only variables the worker reads, and the worker's own parser accepts it", () => {
-    expect(Object.keys(workerEnv).filter((k) => !WORKER_ENV_KEYS.includes(k))).toEqual([]);
-    const config = loadConfig(workerEnv);
-    expect(config.kafka.brokers.length).toBeGreaterThan(0);
-    // Secrets stay out of the ConfigMap.
-    const configMap = find("ConfigMap", "chatq-worker-config").data ?? {};
-    for (const secret of Object.keys(SECRET_STAND_INS)) expect(configMap).not.toHaveProperty(secret);
-  });
-
-  it("probes hit /healthz and /readyz on the port the worker serves metrics on", () => {
-    const port = workerContainer.ports?.find((p) => p.name === "metrics");
-    expect(port?.containerPort).toBe(loadConfig(workerEnv).telemetry.port);
-    expect(workerContainer.startupProbe?.httpGet).toEqual({ path: "/healthz", port: "metrics" });
-    expect(workerContainer.livenessProbe?.httpGet).toEqual({ path: "/healthz", port: "metrics" });
-    expect(workerContainer.readinessProbe?.httpGet).toEqual({ path: "/readyz", port: "metrics" });
-    const server = readFileSync(join(root, "packages/telemetry/src/telemetry-server.ts"), "utf8");
-    for (const path of ["/healthz", "/readyz", "/metrics"]) expect(server).toContain(`"${path}"`);
-  });
-
-  it("the grace period outlasts the worker's drain and hard stop, so Kubernetes never SIGKILLs a draining worker", () => {
-    const drainMs = loadConfig(workerEnv).worker.shutdownTimeoutMs + HARD_STOP_GRACE_MS;
-    expect(workerPod.terminationGracePeriodSeconds * 1000).toBeGreaterThan(drainMs);
-  });
-
-  it("the PodDisruptionBudget and the metrics Service select the worker's pods", () => {
-    const podLabels = worker.spec.template.metadata.labels;
-    const selecting = [
-      find<SelectorSpec>("PodDisruptionBudget", "chatq-worker"),
-      find<SelectorSpec>("Service", "chatq-worker-metrics"),
-    ];
-    for (const m of selecting) {
-      const selector = m.spec.selector.matchLabels ?? m.spec.selector;
-      expect(Object.entries(selector).length).toBeGreaterThan(0);
-      for (const [k, v] of Object.entries(selector)) expect(podLabels[k], `${m.kind} selects ${k}`).toBe(v);
-    }
-    expect(worker.spec.selector.matchLabels).toEqual(
-      Object.fromEntries(Object.keys(worker.spec.selector.matchLabels).map((k) => [k, podLabels[k]])),
-    );
+  it("the workers allow the reply topic of every gateway pod", () => {
+    const gateway = loadGatewayConfig(deployed(SERVICES[1] as DeployedService).env);
+    const workerConfig = loadWorkerConfig(worker.env);
+    // The pod's own topic, with GATEWAY_INSTANCE_ID from the pod name.
+    expect(gateway.topics.replyTopic).toBe(`${gateway.topics.replyTopicPrefix}chatq-pod-7d9f8c6b5-abcde`);
+    expect(isAllowedReplyTopic(gateway.topics.replyTopic, workerConfig.topics.allowedReplyTopics)).toBe(true);
+    expect(gateway.topics.requests).toBe(workerConfig.topics.requests);
   });
 
   it("KEDA scales the worker on its own group's lag of its own topic, never past the partitions", () => {
     const scaled = find<ScaledObjectSpec>("ScaledObject", "chatq-worker");
-    expect(scaled.spec.scaleTargetRef.name).toBe(worker.metadata.name);
-    const config = loadConfig(workerEnv);
+    expect(scaled.spec.scaleTargetRef.name).toBe(worker.deployment.metadata.name);
+    const config = loadWorkerConfig(worker.env);
     const trigger = scaled.spec.triggers[0];
     expect(trigger?.type).toBe("kafka");
     expect(trigger?.metadata.consumerGroup).toBe(config.kafka.groupId);

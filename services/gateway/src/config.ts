@@ -55,6 +55,12 @@ const EnvSchema = z.object({
 
 export type GatewayConfig = ReturnType<typeof toConfig>;
 
+/** Every variable the gateway reads: packaging (compose, Kubernetes) may set these and no others. */
+export const GATEWAY_ENV_KEYS: readonly string[] = Object.keys(EnvSchema.shape);
+
+/** How long a stopping gateway may take (finish open calls, delete its reply topic) before it exits anyway. */
+export const GATEWAY_HARD_STOP_MS = 20_000;
+
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
   readonly problems: string[];

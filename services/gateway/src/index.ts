@@ -1,4 +1,11 @@
-export { ConfigError, type GatewayConfig, gatewayReplyTopicPrefix, loadConfig } from "./config.ts";
+export {
+  ConfigError,
+  GATEWAY_ENV_KEYS,
+  GATEWAY_HARD_STOP_MS,
+  type GatewayConfig,
+  gatewayReplyTopicPrefix,
+  loadConfig,
+} from "./config.ts";
 export { GATEWAY_ERROR_CODES, GatewayError, type GatewayErrorCode } from "./gateway-error.ts";
 export { GATEWAY_METRIC_NAMES } from "./gateway-metrics.ts";
 export { type RunningGateway, startGateway } from "./start-gateway.ts";

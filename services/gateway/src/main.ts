@@ -1,6 +1,6 @@
 // The gateway process: read config, start the parts, stop them on a signal.
 import { createLogger } from "@chatq/telemetry";
-import { ConfigError, loadConfig } from "./config.ts";
+import { ConfigError, GATEWAY_HARD_STOP_MS, loadConfig } from "./config.ts";
 import { startGateway } from "./start-gateway.ts";
 
 let config: ReturnType<typeof loadConfig>;
@@ -19,7 +19,6 @@ const log = createLogger({
   logContent: false,
 });
 
-const HARD_STOP_MS = 20_000;
 let stopping = false;
 // Handlers first: a signal that arrives while the gateway starts (after it has announced itself) still stops it
 // cleanly, once it has started.
@@ -31,7 +30,7 @@ const shutdown = async (signal: string) => {
   setTimeout(() => {
     log.error("shutdown took too long; exiting");
     process.exit(1);
-  }, HARD_STOP_MS).unref();
+  }, GATEWAY_HARD_STOP_MS).unref();
   const gateway = await starting.catch(() => undefined);
   await gateway?.stop();
   process.exit(0);
