@@ -1,6 +1,13 @@
 // The worker's public surface: the process (main.ts) uses startWorker; tests drive the pipeline in-process.
 export { ACCOUNT, ApiGates, type ApiGatesOptions } from "./api-gates.ts";
-export { loadConfig, type WorkerConfig } from "./config.ts";
+export {
+  type DocsConfig,
+  loadConfig,
+  loadDocsConfig,
+  type RetrievalConfig,
+  type WorkerConfig,
+} from "./config.ts";
+export { type DocumentLibrary, openDocumentLibrary, openRetrievalStore } from "./document-library.ts";
 export { type ConsumerControl, Pipeline, type PipelinePorts, type PipelineSettings } from "./pipeline.ts";
 export { type RunningWorker, startWorker } from "./worker.ts";
 export { type WorkerEventMap, WorkerEvents } from "./worker-events.ts";
