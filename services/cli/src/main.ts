@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-// chatq's operator CLI: `pnpm chatq <command>`. Commands: demo, worker, fake, publish, follow.
+// chatq's operator CLI: `pnpm chatq <command>`. Commands: demo, worker, fake, publish, follow, docs.
 import { parseArgs } from "node:util";
 import type { Priority } from "@chatq/contracts";
 import { cliEnv } from "./cli-config.ts";
 import { runDemo } from "./demo.ts";
+import { DOCS_USAGE, DocsUsageError, runDocs } from "./docs.ts";
 import { follow } from "./follow.ts";
 import { formatReply } from "./format-reply.ts";
 import { buildRequest, publishRequests } from "./publish.ts";
@@ -22,9 +23,11 @@ const USAGE = `usage: chatq <command> [options]
       --conversation <id>  --system <text>  --model <name>  --tenant <id>
       --priority interactive|batch  --max-tokens <n>
   follow [--from-beginning]              print replies and dead letters as they arrive
+${DOCS_USAGE}
 
 Where the stack is comes from KAFKA_BROKERS, DATABASE_URL, REDIS_URL, TOPIC_REQUESTS, TOPIC_REPLIES,
-TOPIC_DLQ, METRICS_PORT (defaults: the local stack of \`pnpm stack:up\`).`;
+TOPIC_DLQ, METRICS_PORT (defaults: the local stack of \`pnpm stack:up\`); docs reads the worker's
+OPENAI_* and RETRIEVAL_* variables (README: Context and retrieval).`;
 
 class UsageError extends Error {}
 
@@ -91,11 +94,14 @@ try {
       process.exit(0);
       break;
     }
+    case "docs":
+      process.exit(await runDocs(rest, { ...localWorkerEnv(process.env) }));
+      break;
     default:
       throw new UsageError(command ? `unknown command: ${command}` : "no command");
   }
 } catch (err) {
-  if (err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+  if (err instanceof UsageError || err instanceof DocsUsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
     console.error(`${(err as Error).message}\n\n${USAGE}`);
     process.exit(2);
   }
