@@ -11,7 +11,10 @@ export const DOCS_USAGE = `  docs add --tenant T --collection C FILE…     load
   docs search --tenant T --collection C [--k 4] TEXT   the chunks a request would be given`;
 
 /** `chatq docs …`: one JSON line per document on stdout, notes on stderr. Returns the exit code. */
-export async function runDocs(args: readonly string[], env: Record<string, string | undefined>): Promise<number> {
+export async function runDocs(
+  args: readonly string[],
+  env: Record<string, string | undefined>,
+): Promise<number> {
   const [action, ...rest] = args;
   const { values, positionals } = parseArgs({
     args: [...rest],
@@ -27,7 +30,8 @@ export async function runDocs(args: readonly string[], env: Record<string, strin
   if (!["add", "delete", "list", "search"].includes(action ?? "")) {
     throw new DocsUsageError(`docs: unknown action ${action ?? "(none)"}`);
   }
-  if (action !== "list" && positionals.length === 0) throw new DocsUsageError(`docs ${action} needs at least one argument`);
+  if (action !== "list" && positionals.length === 0)
+    throw new DocsUsageError(`docs ${action} needs at least one argument`);
   const library = await openDocumentLibrary(loadDocsConfig(env), (note) => console.error(note));
   console.error(`vector store: ${library.store.backend}`);
   let failed = 0;
@@ -37,7 +41,11 @@ export async function runDocs(args: readonly string[], env: Record<string, strin
         for (const file of positionals) {
           const document = basename(file);
           try {
-            const { chunks, tokens } = await library.add({ tenant, collection, document }, await readFile(file), file);
+            const { chunks, tokens } = await library.add(
+              { tenant, collection, document },
+              await readFile(file),
+              file,
+            );
             console.log(JSON.stringify({ document, chunks, tokens }));
           } catch (err) {
             // One bad file does not stop the others; the exit code says something failed.
@@ -48,15 +56,32 @@ export async function runDocs(args: readonly string[], env: Record<string, strin
         break;
       case "delete":
         for (const document of positionals) {
-          console.log(JSON.stringify({ document, deleted_chunks: await library.delete({ tenant, collection, document }) }));
+          console.log(
+            JSON.stringify({
+              document,
+              deleted_chunks: await library.delete({ tenant, collection, document }),
+            }),
+          );
         }
         break;
       case "list":
         for (const d of await library.store.listDocuments(tenant, collection)) console.log(JSON.stringify(d));
         break;
       case "search":
-        for (const h of await library.search({ tenant, collection, text: positionals.join(" "), k: Number(values.k) })) {
-          console.log(JSON.stringify({ document: h.document, chunk: h.chunk, score: Number(h.score.toFixed(4)), text: h.text }));
+        for (const h of await library.search({
+          tenant,
+          collection,
+          text: positionals.join(" "),
+          k: Number(values.k),
+        })) {
+          console.log(
+            JSON.stringify({
+              document: h.document,
+              chunk: h.chunk,
+              score: Number(h.score.toFixed(4)),
+              text: h.text,
+            }),
+          );
         }
         break;
     }

@@ -101,7 +101,11 @@ try {
       throw new UsageError(command ? `unknown command: ${command}` : "no command");
   }
 } catch (err) {
-  if (err instanceof UsageError || err instanceof DocsUsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+  if (
+    err instanceof UsageError ||
+    err instanceof DocsUsageError ||
+    (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
+  ) {
     console.error(`${(err as Error).message}\n\n${USAGE}`);
     process.exit(2);
   }
