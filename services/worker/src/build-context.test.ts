@@ -39,7 +39,13 @@ describe("buildContext", () => {
     const wide = buildContext(
       {
         summary: undefined,
-        history: [turn(1, "a a a a a a a a a"), turn(2, "b b b"), turn(3, "c c c"), turn(4, "d"), turn(5, "e")],
+        history: [
+          turn(1, "a a a a a a a a a"),
+          turn(2, "b b b"),
+          turn(3, "c c c"),
+          turn(4, "d"),
+          turn(5, "e"),
+        ],
         fresh: [user("q")],
         retrieved: [],
       },
