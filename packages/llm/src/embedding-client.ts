@@ -1,5 +1,4 @@
-import OpenAI from "openai";
-import type { ChatClientOptions } from "./chat-client.ts";
+import { type ChatClientOptions, openaiSdk } from "./chat-client.ts";
 import { classifyError } from "./classify-error.ts";
 import { LlmError } from "./llm-error.ts";
 
@@ -30,12 +29,7 @@ export function createEmbeddingClient(
   opts: ChatClientOptions,
   now: () => number = performance.now.bind(performance),
 ): EmbeddingClient {
-  const sdk = new OpenAI({
-    apiKey: opts.apiKey,
-    baseURL: opts.baseURL ?? null,
-    organization: opts.organization ?? null,
-    maxRetries: 0,
-  });
+  const sdk = openaiSdk(opts);
   return {
     async embed(call) {
       const started = now();

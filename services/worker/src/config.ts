@@ -186,12 +186,7 @@ function toConfig(e: z.infer<typeof EnvSchema>) {
         ],
       ),
       timeoutMs: e.OPENAI_TIMEOUT_MS,
-      retry: {
-        deadlineMs: e.OPENAI_RETRY_DEADLINE_MS,
-        maxAttempts: e.OPENAI_MAX_ATTEMPTS,
-        baseDelayMs: e.OPENAI_RETRY_BASE_MS,
-        maxDelayMs: e.OPENAI_RETRY_MAX_MS,
-      },
+      retry: retryPolicyOf(e),
     },
     rateLimit: {
       limits: {
@@ -277,12 +272,7 @@ export function loadDocsConfig(env: Record<string, string | undefined> = process
       baseURL: e.OPENAI_BASE_URL,
       organization: e.OPENAI_ORGANIZATION,
       timeoutMs: e.OPENAI_TIMEOUT_MS,
-      retry: {
-        deadlineMs: e.OPENAI_RETRY_DEADLINE_MS,
-        maxAttempts: e.OPENAI_MAX_ATTEMPTS,
-        baseDelayMs: e.OPENAI_RETRY_BASE_MS,
-        maxDelayMs: e.OPENAI_RETRY_MAX_MS,
-      },
+      retry: retryPolicyOf(e),
     },
     rateLimit: {
       limits: {
@@ -296,3 +286,17 @@ export function loadDocsConfig(env: Record<string, string | undefined> = process
   };
 }
 export type DocsConfig = ReturnType<typeof loadDocsConfig>;
+
+function retryPolicyOf(
+  e: Pick<
+    z.infer<typeof EnvSchema>,
+    "OPENAI_RETRY_DEADLINE_MS" | "OPENAI_MAX_ATTEMPTS" | "OPENAI_RETRY_BASE_MS" | "OPENAI_RETRY_MAX_MS"
+  >,
+) {
+  return {
+    deadlineMs: e.OPENAI_RETRY_DEADLINE_MS,
+    maxAttempts: e.OPENAI_MAX_ATTEMPTS,
+    baseDelayMs: e.OPENAI_RETRY_BASE_MS,
+    maxDelayMs: e.OPENAI_RETRY_MAX_MS,
+  };
+}
