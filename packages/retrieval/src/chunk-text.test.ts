@@ -47,7 +47,7 @@ describe("chunkText", () => {
           expect(chunks.map((c) => c.index)).toEqual(chunks.map((_, i) => i));
         },
       ),
-      { numRuns: 100 },
+      { numRuns: 300 },
     );
   });
 });

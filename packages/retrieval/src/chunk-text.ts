@@ -18,8 +18,8 @@ export interface ChunkOptions {
 /**
  * Splits a text into chunks of at most `maxTokens` tokens, each starting with about `overlapTokens` tokens of the
  * one before. Cuts fall between words (a word is a run of non-space with the spaces before it, the way BPE
- * tokenizers attach them, so adding up word counts does not undercount the joined text); a single word longer than
- * a chunk is cut inside. Each word is counted once: linear in the text.
+ * tokenizers attach them, so word counts add up to about the joined count; each chunk is then counted exactly and
+ * shortened if it is over); a single word longer than a chunk is cut inside. Linear in the text.
  */
 export function chunkText(text: string, options: ChunkOptions): TextChunk[] {
   const { maxTokens, overlapTokens, countTokens } = options;
@@ -43,8 +43,16 @@ export function chunkText(text: string, options: ChunkOptions): TextChunk[] {
       tokens += costs[end] as number;
       end++;
     }
-    const chunkText = words.slice(start, end).join("").trim();
-    chunks.push({ index: chunks.length, text: chunkText, tokens: countTokens(chunkText) });
+    let chunkText = words.slice(start, end).join("").trim();
+    let exact = countTokens(chunkText);
+    // Word counts add up to the joined count almost always; where BPE merges across a word boundary (runs of
+    // punctuation), the joined text can be a token longer: give back words until it fits.
+    while (exact > maxTokens && end - start > 1) {
+      end--;
+      chunkText = words.slice(start, end).join("").trim();
+      exact = countTokens(chunkText);
+    }
+    chunks.push({ index: chunks.length, text: chunkText, tokens: exact });
     if (end >= words.length) break;
     // Step back from the end while the tail stays within the overlap, but always move forward.
     let next = end;
