@@ -455,3 +455,51 @@ describe("errors", () => {
     expect(err).toMatchObject({ code: "connection", retryable: true, operation: "connect" });
   });
 });
+
+describe("conversation context", () => {
+  it("a summary stands in for the turns it covers, keeps the system turns, and only moves forward", async () => {
+    const conversation = `conv-summary-${randomUUID()}`;
+    const turns = [
+      request({
+        conversation_id: conversation,
+        messages: [
+          { role: "system", content: "be brief" },
+          { role: "user", content: "one" },
+        ],
+      }),
+      request({ conversation_id: conversation, messages: [{ role: "user", content: "two" }] }),
+      request({ conversation_id: conversation, messages: [{ role: "user", content: "three" }] }),
+    ];
+    for (const t of turns) {
+      await store.admit([received(t)]);
+      await store.complete([completed(t, `answer to ${t.messages.at(-1)?.content}`)]);
+    }
+    const before = await store.loadContext(conversation);
+    expect(before.summary).toBeUndefined();
+    expect(before.turns.map((t) => t.content)).toEqual([
+      "be brief",
+      "one",
+      "answer to one",
+      "two",
+      "answer to two",
+      "three",
+      "answer to three",
+    ]);
+    const through = before.turns[4]?.id as number;
+    expect(
+      await store.saveSummary(conversation, { text: "one, two", throughId: through, turns: 5, model: "m" }),
+    ).toBe(true);
+    const after = await store.loadContext(conversation, { limit: 1 });
+    expect(after.summary).toEqual({ text: "one, two", throughId: through, turns: 5 });
+    // The instructions stay; of the rest, only the newest turn past the summary (limit 1).
+    expect(after.turns.map((t) => t.content)).toEqual(["be brief", "answer to three"]);
+    expect(
+      (await store.loadTurnsBetween(conversation, through, Number.MAX_SAFE_INTEGER)).map((t) => t.content),
+    ).toEqual(["three", "answer to three"]);
+    // A slower, older summary finishing late does not replace the newer one.
+    expect(
+      await store.saveSummary(conversation, { text: "stale", throughId: through - 1, turns: 4, model: "m" }),
+    ).toBe(false);
+    expect((await store.loadContext(conversation)).summary?.text).toBe("one, two");
+  });
+});
