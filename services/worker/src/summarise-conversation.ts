@@ -81,6 +81,8 @@ export class ConversationSummariser {
       try {
         await this.#summarise(conversationId, through, tenant);
       } catch (err) {
+        // Stopping is not a failure: the next trimmed request asks again, as after any failure.
+        if (this.#stop.signal.aborted) return;
         // A summary is an optimisation: the next trimmed request asks again.
         this.#d.onOutcome("failed", { conversation_id: conversationId, error: (err as Error).message });
       }
