@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
+import { readdir } from "node:fs/promises";
 import type { ChatMessage, ChatReply, ChatRequest } from "@chatq/contracts";
 import {
   createStore,
+  DEFAULT_MIGRATIONS_DIR,
   migrate,
   type Outcome,
   type ReceivedRequest,
@@ -105,16 +107,21 @@ async function count(sql: string, values: unknown[] = []): Promise<number> {
 }
 
 describe("migrate", () => {
-  it("applies 0001 once; running it again, or twice at the same time, is a no-op", async () => {
+  it("applies every migration once; running it again, or twice at the same time, is a no-op", async () => {
+    // Counted from the directory: several branches add migrations in parallel.
+    const all = (await readdir(DEFAULT_MIGRATIONS_DIR))
+      .filter((f) => /^\d{4}_.*\.sql$/.test(f))
+      .sort()
+      .map((f) => f.slice(0, -".sql".length));
     const fresh = `store_test_m_${randomUUID().replaceAll("-", "").slice(0, 10)}`;
     schemas.push(fresh);
     const results = await Promise.all([
       migrate({ databaseUrl, schema: fresh }),
       migrate({ databaseUrl, schema: fresh }),
     ]);
-    expect(results.map((r) => r.applied).sort()).toEqual([[], ["0001_init"]]);
+    expect(results.map((r) => r.applied).sort()).toEqual([[], all]);
     expect(await migrate({ databaseUrl, schema: fresh })).toEqual({ applied: [] });
-    expect(await count(`select * from ${fresh}.schema_migrations`)).toBe(1);
+    expect(await count(`select * from ${fresh}.schema_migrations`)).toBe(all.length);
   });
 
   it("a store on a schema that was never migrated refuses to start", async () => {
@@ -446,5 +453,53 @@ describe("errors", () => {
     const err = await createStore({ databaseUrl: url.toString(), schema }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StoreError);
     expect(err).toMatchObject({ code: "connection", retryable: true, operation: "connect" });
+  });
+});
+
+describe("conversation context", () => {
+  it("a summary stands in for the turns it covers, keeps the system turns, and only moves forward", async () => {
+    const conversation = `conv-summary-${randomUUID()}`;
+    const turns = [
+      request({
+        conversation_id: conversation,
+        messages: [
+          { role: "system", content: "be brief" },
+          { role: "user", content: "one" },
+        ],
+      }),
+      request({ conversation_id: conversation, messages: [{ role: "user", content: "two" }] }),
+      request({ conversation_id: conversation, messages: [{ role: "user", content: "three" }] }),
+    ];
+    for (const t of turns) {
+      await store.admit([received(t)]);
+      await store.complete([completed(t, `answer to ${t.messages.at(-1)?.content}`)]);
+    }
+    const before = await store.loadContext(conversation);
+    expect(before.summary).toBeUndefined();
+    expect(before.turns.map((t) => t.content)).toEqual([
+      "be brief",
+      "one",
+      "answer to one",
+      "two",
+      "answer to two",
+      "three",
+      "answer to three",
+    ]);
+    const through = before.turns[4]?.id as number;
+    expect(
+      await store.saveSummary(conversation, { text: "one, two", throughId: through, turns: 5, model: "m" }),
+    ).toBe(true);
+    const after = await store.loadContext(conversation, { limit: 1 });
+    expect(after.summary).toEqual({ text: "one, two", throughId: through, turns: 5 });
+    // The instructions stay; of the rest, only the newest turn past the summary (limit 1).
+    expect(after.turns.map((t) => t.content)).toEqual(["be brief", "answer to three"]);
+    expect(
+      (await store.loadTurnsBetween(conversation, through, Number.MAX_SAFE_INTEGER)).map((t) => t.content),
+    ).toEqual(["three", "answer to three"]);
+    // A slower, older summary finishing late does not replace the newer one.
+    expect(
+      await store.saveSummary(conversation, { text: "stale", throughId: through - 1, turns: 4, model: "m" }),
+    ).toBe(false);
+    expect((await store.loadContext(conversation)).summary?.text).toBe("one, two");
   });
 });

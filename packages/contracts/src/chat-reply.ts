@@ -14,6 +14,18 @@ export const ReplyErrorSchema = z.object({
   retryable: z.boolean(),
 });
 
+export const HistoryModeSchema = z
+  .enum(["full", "trimmed", "summarised"])
+  .describe(
+    "How the conversation's stored history was sent: all of it, with its oldest turns dropped, or with a summary standing in for them.",
+  );
+
+export const SourceSchema = z.object({
+  document: z.string(),
+  chunk: z.int().min(0),
+  score: z.number(),
+});
+
 export const ChatReplySchema = z
   .object({
     request_id: z.string(),
@@ -27,10 +39,14 @@ export const ChatReplySchema = z
     latency_ms: z.number().min(0),
     attempts: z.int().min(0),
     error: ReplyErrorSchema.optional(),
+    history: HistoryModeSchema.optional(),
+    sources: z.array(SourceSchema).optional().describe("The document chunks given to the model as context."),
   })
   .describe("The answer to one chat request, published to chat.replies (or the request's reply_topic).");
 
 export type ChatReply = z.infer<typeof ChatReplySchema>;
 export type Usage = z.infer<typeof UsageSchema>;
 export type ReplyStatus = z.infer<typeof ReplyStatusSchema>;
+export type HistoryMode = z.infer<typeof HistoryModeSchema>;
+export type Source = z.infer<typeof SourceSchema>;
 export type ReplyError = z.infer<typeof ReplyErrorSchema>;

@@ -31,6 +31,14 @@ export const ChatParamsSchema = z
     path: ["max_completion_tokens"],
   });
 
+export const RetrievalSchema = z
+  .object({
+    collection: z.string().min(1).max(128),
+    k: z.int().min(1).max(100).default(4),
+  })
+  .strict()
+  .describe("Insert the k chunks of the tenant's collection most similar to the last user turn as context.");
+
 export const PrioritySchema = z.enum(["interactive", "batch"]);
 
 export const ChatRequestSchema = z
@@ -51,11 +59,13 @@ export const ChatRequestSchema = z
     priority: PrioritySchema.optional(),
     reply_topic: topicName.optional(),
     created_at: z.iso.datetime({ offset: true }).optional(),
+    retrieval: RetrievalSchema.optional(),
   })
   .describe("A chat request published to chat.requests, keyed by conversation_id (or request_id).");
 
 export type ChatRequest = z.infer<typeof ChatRequestSchema>;
 export type ChatMessage = z.infer<typeof ChatMessageSchema>;
 export type ChatParams = z.infer<typeof ChatParamsSchema>;
+export type Retrieval = z.infer<typeof RetrievalSchema>;
 export type Priority = z.infer<typeof PrioritySchema>;
 export type Role = z.infer<typeof RoleSchema>;

@@ -1,8 +1,10 @@
 export {
   type ChatReply,
   ChatReplySchema,
+  type HistoryMode,
   type ReplyError,
   type ReplyStatus,
+  type Source,
   type Usage,
 } from "./chat-reply.ts";
 export {
@@ -14,6 +16,7 @@ export {
   ChatRequestSchema,
   type Priority,
   PrioritySchema,
+  type Retrieval,
   type Role,
 } from "./chat-request.ts";
 export {

@@ -55,17 +55,22 @@ export function apiParams(model: string, params: ChatParams | undefined): ApiPar
   return out as ApiParams;
 }
 
-export function createChatClient(
-  opts: ChatClientOptions,
-  now: () => number = performance.now.bind(performance),
-): ChatClient {
+/** The SDK as every chatq client uses it. */
+export function openaiSdk(opts: ChatClientOptions): OpenAI {
   // The SDK retries by itself unless told not to; chatq owns retries so they share one budget and one log.
-  const sdk = new OpenAI({
+  return new OpenAI({
     apiKey: opts.apiKey,
     baseURL: opts.baseURL ?? null,
     organization: opts.organization ?? null,
     maxRetries: 0,
   });
+}
+
+export function createChatClient(
+  opts: ChatClientOptions,
+  now: () => number = performance.now.bind(performance),
+): ChatClient {
+  const sdk = openaiSdk(opts);
 
   return {
     async complete(call) {

@@ -8,6 +8,12 @@ export {
 } from "./chat-client.ts";
 export { classifyError, codeForStatus, shouldRetryHeader } from "./classify-error.ts";
 export {
+  createEmbeddingClient,
+  type EmbeddingAnswer,
+  type EmbeddingCall,
+  type EmbeddingClient,
+} from "./embedding-client.ts";
+export {
   countMessageTokens,
   countPromptTokens,
   countTextTokens,

@@ -29,6 +29,17 @@ const o200k = (
   reasoning,
 });
 
+function embedding(input: number): ModelInfo {
+  return {
+    encoding: "cl100k_base",
+    contextWindow: 8_191,
+    maxOutputTokens: 0,
+    defaultOutputBudget: 0,
+    pricePerMTokens: { input, output: 0 },
+    reasoning: false,
+  };
+}
+
 // List prices (USD / 1M tokens) as published by OpenAI; override per deployment through config when they change.
 const CATALOG: Record<string, ModelInfo> = {
   "gpt-4o-mini": o200k(128_000, 16_384, 0.15, 0.6),
@@ -60,13 +71,21 @@ const CATALOG: Record<string, ModelInfo> = {
   },
 };
 
+// Embedding models: priced per input token; they answer no text, so no output budget. Apart from CATALOG so that
+// knownModels() (the chat models a request may name) does not offer them.
+const EMBEDDING_CATALOG: Record<string, ModelInfo> = {
+  "text-embedding-3-small": embedding(0.02),
+  "text-embedding-3-large": embedding(0.13),
+  "text-embedding-ada-002": embedding(0.1),
+};
+
 /** Unknown models (a new snapshot, another provider behind OPENAI_BASE_URL) get the newest family's defaults. */
 const FALLBACK: ModelInfo = o200k(128_000, 16_384, 0, 0);
 /** Names of reasoning families chatq has no entry for yet (o1, o5-pro, gpt-6…): the same parameter rules apply. */
 const REASONING_NAME = /^(o\d+|gpt-[5-9])(\b|-)/;
 
 export function modelInfo(model: string): ModelInfo {
-  const exact = CATALOG[model];
+  const exact = CATALOG[model] ?? EMBEDDING_CATALOG[model];
   if (exact) return exact;
   // Dated snapshots ("gpt-4o-mini-2024-07-18") share their family's figures: longest known prefix wins.
   const family = Object.keys(CATALOG)

@@ -9,6 +9,15 @@ import {
 } from "./admission.ts";
 import { AUDIT_INSERT_SQL, AuditBuffer, type AuditEvent } from "./audit-buffer.ts";
 import { COMPLETE_SQL, completionRows, type Outcome } from "./completion.ts";
+import {
+  type ContextRow,
+  type ConversationSummary,
+  contextFromRows,
+  LOAD_CONTEXT_SQL,
+  SAVE_SUMMARY_SQL,
+  type StoredTurn,
+  TURNS_BETWEEN_SQL,
+} from "./conversation-context.ts";
 import { historyLimit, LOAD_HISTORY_SQL } from "./history.ts";
 import { jsonParam } from "./json-param.ts";
 import { type ConnectionOptions, createPool, Database, type QueryEvent } from "./postgres-pool.ts";
@@ -29,6 +38,15 @@ export interface Store {
   admit(batch: ReceivedRequest[]): Promise<Map<string, Admission>>;
   /** Turns of completed requests, oldest first; `limit` keeps the last N. */
   loadHistory(conversationId: string, opts?: { limit?: number }): Promise<ChatMessage[]>;
+  /** The stored summary and the newest `limit` turns after what it covers (all turns when there is none). */
+  loadContext(
+    conversationId: string,
+    opts?: { limit?: number },
+  ): Promise<{ summary: ConversationSummary | undefined; turns: StoredTurn[] }>;
+  /** Turns with afterId < id ≤ throughId, oldest first. */
+  loadTurnsBetween(conversationId: string, afterId: number, throughId: number): Promise<StoredTurn[]>;
+  /** Stores a summary unless one covering as much or more is there already; says whether it was stored. */
+  saveSummary(conversationId: string, summary: ConversationSummary & { model: string }): Promise<boolean>;
   /** One transaction, one round trip: replies, usage, history, request status, audit. `inserted`: replies stored now. */
   complete(outcomes: Outcome[]): Promise<{ inserted: Set<string> }>;
   /** Audit rows rejected + dead_lettered; a rejected request and reply when requestId is usable and new. */
@@ -93,6 +111,34 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
         conversationId,
         historyLimit(opts?.limit),
       ]);
+    },
+
+    async loadContext(conversationId, opts) {
+      const rows = await db.query<ContextRow>("loadContext", LOAD_CONTEXT_SQL, [
+        conversationId,
+        historyLimit(opts?.limit),
+      ]);
+      return contextFromRows(rows);
+    },
+
+    async loadTurnsBetween(conversationId, afterId, throughId) {
+      const rows = await db.query<ContextRow & StoredTurn>("loadTurnsBetween", TURNS_BETWEEN_SQL, [
+        conversationId,
+        afterId,
+        throughId,
+      ]);
+      return rows.map((r) => ({ id: Number(r.id), role: r.role, content: r.content }));
+    },
+
+    async saveSummary(conversationId, s) {
+      const rows = await db.query("saveSummary", `${SAVE_SUMMARY_SQL} returning 1`, [
+        conversationId,
+        s.text,
+        s.throughId,
+        s.turns,
+        s.model,
+      ]);
+      return rows.length > 0;
     },
 
     async complete(outcomes) {

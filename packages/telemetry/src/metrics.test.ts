@@ -24,7 +24,7 @@ describe("createMetrics", () => {
     for (const name of Object.values(METRIC_NAMES)) {
       const expected = name.endsWith("_total")
         ? "counter"
-        : name.endsWith("_seconds")
+        : name.endsWith("_seconds") || name === METRIC_NAMES.promptTokenEstimateError
           ? "histogram"
           : "gauge";
       expect(types.get(name), name).toBe(expected);

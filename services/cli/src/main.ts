@@ -1,10 +1,12 @@
 #!/usr/bin/env node
-// chatq's operator CLI: `pnpm chatq <command>`. Commands: demo, worker, fake, gateway, publish, follow, tenants, keys.
+// chatq's operator CLI: `pnpm chatq <command>`. Commands: demo, worker, fake, gateway, publish, follow, tenants,
+// keys, docs.
 import { parseArgs } from "node:util";
 import type { Priority } from "@chatq/contracts";
 import { TenantError } from "@chatq/tenants";
 import { cliEnv } from "./cli-config.ts";
 import { runDemo } from "./demo.ts";
+import { DOCS_USAGE, DocsUsageError, runDocs } from "./docs.ts";
 import { follow } from "./follow.ts";
 import { formatReply } from "./format-reply.ts";
 import { buildRequest, publishRequests } from "./publish.ts";
@@ -27,9 +29,12 @@ const USAGE = `usage: chatq <command> [options]
   follow [--from-beginning]              print replies and dead letters as they arrive
 ${TENANTS_USAGE}
 
+${DOCS_USAGE}
+
 Where the stack is comes from KAFKA_BROKERS, DATABASE_URL, REDIS_URL, TOPIC_REQUESTS, TOPIC_REPLIES,
 TOPIC_DLQ, METRICS_PORT (defaults: the local stack of \`pnpm stack:up\`); tenants and keys also DATABASE_SCHEMA
-and GATEWAY_KEY_PEPPER (the gateway's).`;
+and GATEWAY_KEY_PEPPER (the gateway's); docs reads the worker's OPENAI_* and RETRIEVAL_* variables (README:
+Context and retrieval).`;
 
 class UsageError extends Error {}
 
@@ -104,6 +109,9 @@ try {
       await runTenantCommand(command, rest, env, (line) => console.log(line));
       process.exit(0);
       break;
+    case "docs":
+      process.exit(await runDocs(rest, { ...localWorkerEnv(process.env) }));
+      break;
     default:
       throw new UsageError(command ? `unknown command: ${command}` : "no command");
   }
@@ -111,6 +119,7 @@ try {
   if (
     err instanceof UsageError ||
     err instanceof TenantUsageError ||
+    err instanceof DocsUsageError ||
     (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
   ) {
     console.error(`${(err as Error).message}\n\n${USAGE}`);

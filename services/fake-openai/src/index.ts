@@ -1,4 +1,5 @@
 export { formatOpenAIDuration, parseOpenAIDuration } from "./duration-format.ts";
+export { EMBEDDING_MODELS, embedText } from "./embeddings.ts";
 export type { FaultMarker } from "./fault-markers.ts";
 export { parseFaultMarker } from "./fault-markers.ts";
 export type { FakeModel, TokenizerEncoding } from "./models.ts";
@@ -8,6 +9,6 @@ export { DEFAULT_CONFIG } from "./options.ts";
 export type { RandomSource } from "./prng.ts";
 export { seededRandom } from "./prng.ts";
 export type { ModelLimits } from "./rate-limiter.ts";
-export type { FakeOpenAI } from "./server.ts";
+export type { FakeOpenAI, ReceivedChat } from "./server.ts";
 export { startFakeOpenAI } from "./server.ts";
 export type { FakeOpenAIStats } from "./stats.ts";

@@ -30,6 +30,7 @@ const FILLER_WORDS = [
  * message>` then `replyTokens` filler words; with json_object, the same facts as a JSON object.
  */
 export function composeChoice(call: ChatCall, choiceIndex: number, replyTokens: number): ChoiceText {
+  if (asksForSummary(call)) return limitChoice(call, summariseExtractively(call.lastUserContent));
   const echo = Array.from(call.lastUserContent.replace(/\s+/g, " ").trim()).slice(0, ECHO_CHARS).join("");
   const random = seededRandom(
     hashString(`${call.model.id}\u0000${call.seed ?? ""}\u0000${choiceIndex}`, fingerprintMessages(call)),
@@ -43,6 +44,28 @@ export function composeChoice(call: ChatCall, choiceIndex: number, replyTokens: 
     ? JSON.stringify({ echo, turn: call.userTurns, reply: filler })
     : `Echo (turn ${call.userTurns}): ${echo}${filler ? `\n${filler}` : ""}`;
   return limitChoice(call, full);
+}
+
+/** A request whose system message starts "Summarise"/"Summarize" gets a summary instead of an echo. */
+function asksForSummary(call: ChatCall): boolean {
+  const first = call.messages[0];
+  return first?.role === "system" && /^summari[sz]e/i.test(first.content.trimStart());
+}
+
+/**
+ * The fake's deterministic "summary": the first sentence of every line of the last user message, leaving out
+ * headings (lines ending in ":") and assistant lines. A summary of an earlier summary keeps its sentences whole,
+ * so facts survive repeated (incremental) summarising until max_tokens cuts the tail.
+ */
+export function summariseExtractively(text: string): string {
+  const kept: string[] = [];
+  for (const line of text.split("\n")) {
+    const trimmed = line.trim();
+    if (trimmed === "" || trimmed.endsWith(":") || /^assistant:/i.test(trimmed)) continue;
+    const body = trimmed.replace(/^user:\s*/i, "");
+    kept.push(/^[^.!?]*[.!?]?/.exec(body)?.[0]?.trim() ?? body);
+  }
+  return kept.filter((s) => s !== "").join("\n");
 }
 
 /** Cut at the first stop sequence, then at the token budget: whichever the "generation" reaches first wins. */

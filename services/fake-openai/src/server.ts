@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type ChatCall, validateChatRequest } from "./chat-request.ts";
+import { type ChatCall, type ChatMessage, validateChatRequest } from "./chat-request.ts";
+import { buildEmbeddings, validateEmbeddingsRequest } from "./embeddings.ts";
 import { type FaultMarker, firesBeforeAdmission, MarkerLedger, parseFaultMarker } from "./fault-markers.ts";
 import { Listener } from "./listener.ts";
 import { findModel, KNOWN_MODELS } from "./models.ts";
@@ -49,6 +50,11 @@ export interface FakeOpenAI {
   settled(): Promise<void>;
   config(): FakeOpenAIConfig;
   stats(): FakeOpenAIStats;
+  /**
+   * The messages of the last chat completions received (newest last, at most RECEIVED_KEPT), so a test can check
+   * what a model was actually sent (GET /_fake/received). Cleared by reset().
+   */
+  received(): ReceivedChat[];
   /** Zero the stats only. */
   resetStats(): void;
   /** Zero the stats, forget fault-marker counts and refill every rate-limit bucket (POST /_fake/reset). */
@@ -56,6 +62,16 @@ export interface FakeOpenAI {
   /** Stop listening and drop every connection, hanging ones included. */
   close(): Promise<void>;
 }
+
+/** What the fake remembers of one chat completion it was sent. */
+export interface ReceivedChat {
+  model: string;
+  clientRequestId: string | undefined;
+  messages: readonly ChatMessage[];
+}
+
+/** A bounded ring: enough for a test's last few calls, never a leak under a benchmark's load. */
+export const RECEIVED_KEPT = 64;
 
 const OPENAI_VERSION = "2020-10-01";
 const MAX_BODY_BYTES = 32 * 1024 * 1024;
@@ -92,6 +108,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   const ledger = new MarkerLedger();
   const stats = new StatsRecorder();
   const timers = new Set<NodeJS.Timeout>();
+  let received: ReceivedChat[] = [];
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const path = pathOf(req.url);
@@ -166,7 +183,40 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       listModels(ex, decodeURIComponent(path.slice("/v1/models/".length)));
       return;
     }
+    if (path === "/v1/embeddings") {
+      if (method !== "POST") throw methodNotAllowed(method, path);
+      authenticate(ex.req);
+      await embed(ex);
+      return;
+    }
     throw invalidUrl(method, path);
+  }
+
+  /** validate → charge limits (tokens of every input, one request) → faults → latency → answer. */
+  async function embed(ex: Exchange): Promise<void> {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(await readBody(ex.req));
+    } catch {
+      throw unparsableJson();
+    }
+    const call = validateEmbeddingsRequest(raw);
+    stats.model(call.model);
+    const admission = limiter.admit(call.model, call.promptTokens);
+    ex.rateHeaders = rateLimitHeaders(admission.state);
+    if (!admission.admitted) {
+      stats.rateLimited(admission.kind);
+      if (admission.tooLarge) throw requestTooLarge(call.model, admission, ex.rateHeaders);
+      throw rateLimited(call.model, admission.kind, admission, ex.rateHeaders);
+    }
+    if (config.errorRate > 0 && random() < config.errorRate) {
+      stats.faultInjected("errors");
+      return afterLatency(ex, () => sendError(ex, injectedFailure(500)));
+    }
+    afterLatency(ex, () => {
+      if (send(ex, 200, buildEmbeddings(call), ex.rateHeaders))
+        stats.embeddings(call.inputs.length, call.promptTokens);
+    });
   }
 
   function authenticate(req: IncomingMessage): void {
@@ -191,6 +241,13 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     }
     const call = validateChatRequest(raw);
     const model = call.model.id;
+    const clientRequestId = ex.req.headers["x-client-request-id"];
+    received.push({
+      model,
+      clientRequestId: typeof clientRequestId === "string" ? clientRequestId : undefined,
+      messages: call.messages,
+    });
+    if (received.length > RECEIVED_KEPT) received = received.slice(-RECEIVED_KEPT);
 
     const marker = parseFaultMarker(call.lastUserContent);
     if (marker && firesBeforeAdmission(marker) && ledger.fires(call.lastUserContent, marker)) {
@@ -338,6 +395,9 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       case "GET /_fake/health":
         reply(200, { status: "ok" });
         return;
+      case "GET /_fake/received":
+        reply(200, { data: fake.received() });
+        return;
       case "GET /_fake/config":
         reply(200, publicConfig(config));
         return;
@@ -390,9 +450,11 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     settled: () => listener.settled(),
     config: () => ({ ...config }),
     stats: () => stats.snapshot(),
+    received: () => [...received],
     resetStats: () => stats.reset(),
     reset() {
       stats.reset();
+      received = [];
       ledger.reset();
       limiter.reset();
     },

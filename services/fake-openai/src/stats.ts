@@ -14,6 +14,10 @@ export interface FakeOpenAIStats {
   completion_tokens_total: number;
   /** 429s from the RPM/TPM limiter (injected [[fail:429]] faults are counted under faults_injected_total). */
   rate_limited_total: Record<LimitKind, number>;
+  /** 200 answers to POST /v1/embeddings, the inputs they embedded and the tokens those inputs counted. */
+  embeddings_total: number;
+  embedding_inputs_total: number;
+  embedding_tokens_total: number;
   /** X-Client-Request-Id → number of 200 answers, to prove each request was answered exactly once. */
   completions_by_client_request_id: Record<string, number>;
   faults_injected_total: { errors: number; hangs: number };
@@ -31,6 +35,7 @@ export class StatsRecorder {
   #completionTokens = 0;
   #rateLimited: Record<LimitKind, number> = { requests: 0, tokens: 0 };
   #byClientRequestId = new Map<string, number>();
+  #embeddings = { calls: 0, inputs: 0, tokens: 0 };
   #faults = { errors: 0, hangs: 0 };
   #inFlight = 0;
   #maxConcurrent = 0;
@@ -62,6 +67,12 @@ export class StatsRecorder {
     }
   }
 
+  embeddings(inputs: number, tokens: number): void {
+    this.#embeddings.calls += 1;
+    this.#embeddings.inputs += inputs;
+    this.#embeddings.tokens += tokens;
+  }
+
   rateLimited(kind: LimitKind): void {
     this.#rateLimited[kind] += 1;
   }
@@ -79,6 +90,9 @@ export class StatsRecorder {
       prompt_tokens_total: this.#promptTokens,
       completion_tokens_total: this.#completionTokens,
       rate_limited_total: { ...this.#rateLimited },
+      embeddings_total: this.#embeddings.calls,
+      embedding_inputs_total: this.#embeddings.inputs,
+      embedding_tokens_total: this.#embeddings.tokens,
       completions_by_client_request_id: Object.fromEntries(this.#byClientRequestId),
       faults_injected_total: { ...this.#faults },
       in_flight: this.#inFlight,
@@ -96,6 +110,7 @@ export class StatsRecorder {
     this.#completionTokens = 0;
     this.#rateLimited = { requests: 0, tokens: 0 };
     this.#byClientRequestId.clear();
+    this.#embeddings = { calls: 0, inputs: 0, tokens: 0 };
     this.#faults = { errors: 0, hangs: 0 };
     this.#maxConcurrent = this.#inFlight;
   }

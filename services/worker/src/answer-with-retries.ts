@@ -1,4 +1,4 @@
-import type { ChatMessage } from "@chatq/contracts";
+import type { ChatMessage, Priority } from "@chatq/contracts";
 import {
   type ChatAnswer,
   type ChatClient,
@@ -16,8 +16,12 @@ import type { Admission, CircuitBreaker } from "./circuit-breaker.ts";
 import type { Job } from "./job.ts";
 import type { WorkerEvents } from "./worker-events.ts";
 
-export interface AnswerDeps {
+export interface AnswerDeps extends RetryDeps {
   client: ChatClient;
+}
+
+/** What every call through the gates, the limiter and the retry policy needs, whatever the endpoint. */
+export interface RetryDeps {
   limiter: RateLimiter;
   gates: ApiGates;
   audit: (e: AuditEvent) => void;
@@ -38,31 +42,69 @@ export class LeftForRedelivery extends Error {
   override readonly name = "LeftForRedelivery";
 }
 
-export type Answered =
-  | { ok: true; answer: ChatAnswer; attempts: number; apiMs: number }
+export type Answered = Called<ChatAnswer>;
+
+export type Called<A> =
+  | { ok: true; answer: A; attempts: number; apiMs: number }
   | { ok: false; error: LlmError; attempts: number; apiMs: number };
 
+/** One API call to make until it succeeds: a chat completion, an embedding batch, a summary. */
+export interface ApiTask<A extends { headers: Headers; usage: { prompt_tokens: number } }> {
+  model: string;
+  priority: Priority;
+  /** Aborts the wait for a gate, budget or backoff (a moved partition, a stop). */
+  lease: AbortSignal;
+  ids: Pick<AuditEvent, "requestId" | "conversationId" | "tenant">;
+  /** What it weighs against TPM: its prompt, and the answer budget (0 for embeddings). */
+  weight: { promptTokens: number; outputBudget: number };
+  /** One attempt. Throws LlmError. */
+  call: () => Promise<A>;
+}
+
+/** A request's chat completion, through callWithRetries. */
+export function answerWithRetries(
+  job: Job,
+  messages: ChatMessage[],
+  weight: { promptTokens: number; outputBudget: number },
+  deps: AnswerDeps,
+): Promise<Answered> {
+  const { request, model } = job;
+  return callWithRetries(
+    {
+      model,
+      priority: job.priority,
+      lease: job.lease,
+      ids: {
+        requestId: request.request_id,
+        ...(request.conversation_id !== undefined && { conversationId: request.conversation_id }),
+        ...(request.tenant !== undefined && { tenant: request.tenant }),
+      },
+      weight,
+      call: () =>
+        deps.client.complete({
+          model,
+          messages,
+          params: request.params,
+          requestId: request.request_id,
+          timeoutMs: deps.timeoutMs,
+        }),
+    },
+    deps,
+  );
+}
+
 /**
- * Calls the API for one job until it answers, fails for a reason of its own, or its retry deadline passes.
+ * Calls the API for one task until it answers, fails for a reason of its own, or its retry deadline passes.
  * Before every call: the account gate, the model's circuit, then the shared rate limiter. After every answer its
  * headers correct the limiter. A failure that is the account's (bad key, no quota) or the whole API's (an outage
  * that opened the model's circuit) puts the job back behind that gate without charging it: it cannot fail because
  * of a condition of everyone. `attempts` in the result counts every call made.
  */
-export async function answerWithRetries(
-  job: Job,
-  messages: ChatMessage[],
-  /** What the request weighs against TPM: its prompt, and the answer budget (max_tokens or the model's default). */
-  weight: { promptTokens: number; outputBudget: number },
-  deps: AnswerDeps,
-): Promise<Answered> {
-  const { request, model } = job;
-  const ids: Pick<AuditEvent, "requestId" | "conversationId" | "tenant"> = {
-    requestId: request.request_id,
-    ...(request.conversation_id !== undefined && { conversationId: request.conversation_id }),
-    ...(request.tenant !== undefined && { tenant: request.tenant }),
-  };
-  const lease = job.lease;
+export async function callWithRetries<A extends { headers: Headers; usage: { prompt_tokens: number } }>(
+  task: ApiTask<A>,
+  deps: RetryDeps,
+): Promise<Called<A>> {
+  const { model, ids, weight, lease } = task;
   const own = new OwnRetryTime();
   const modelGate = deps.gates.model(model);
   let calls = 0;
@@ -84,7 +126,7 @@ export async function answerWithRetries(
       permit = await deps.limiter.acquire({
         model,
         tokens: weight.promptTokens + weight.outputBudget,
-        priority: job.priority,
+        priority: task.priority,
         signal: lease,
       });
     } catch (err) {
@@ -107,20 +149,14 @@ export async function answerWithRetries(
     own.exclude(deps.now() - waitStarted);
     deps.events.emit("budget_waited", {
       model,
-      priority: job.priority,
+      priority: task.priority,
       seconds: permit.waitedMs / 1000,
     });
     calls++;
     deps.audit({ ...ids, event: "attempt_started", attempt: calls, at: new Date() });
     const started = deps.now();
     try {
-      const answer = await deps.client.complete({
-        model,
-        messages,
-        params: request.params,
-        requestId: request.request_id,
-        timeoutMs: deps.timeoutMs,
-      });
+      const answer = await task.call();
       const ms = deps.now() - started;
       apiMs += ms;
       deps.gates.account.succeeded(account);
@@ -238,7 +274,7 @@ class OwnRetryTime {
 }
 
 /** What the API says is left of the budget corrects the shared limiter and feeds the SRE's gauges. */
-function observeBudget(deps: AnswerDeps, model: string, headers: Headers): void {
+function observeBudget(deps: RetryDeps, model: string, headers: Headers): void {
   const observation = parseRateLimitHeaders(headers);
   deps.limiter.observe(model, observation);
   deps.events.emit("budget_observed", { model, observation });

@@ -1,4 +1,4 @@
-import type { ChatReply } from "@chatq/contracts";
+import type { ChatReply, HistoryMode, Source } from "@chatq/contracts";
 import type { LlmError } from "@chatq/llm";
 
 export interface SuccessFacts {
@@ -14,6 +14,7 @@ export interface SuccessFacts {
 export function completedReply(
   requestId: string,
   conversationId: string | undefined,
+  context: { history?: HistoryMode; sources?: Source[] },
   f: SuccessFacts,
 ): ChatReply {
   return withConversation(
@@ -27,6 +28,7 @@ export function completedReply(
       cost_usd: f.costUsd,
       latency_ms: Math.round(f.latencyMs),
       attempts: f.attempts,
+      ...context,
     },
     conversationId,
   );

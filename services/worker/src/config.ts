@@ -21,7 +21,37 @@ const url = (protocols: string[]) =>
     .refine((v) => protocols.includes(new URL(v).protocol), {
       error: `must use ${protocols.join(" or ")}`,
     });
+const json = <T extends z.ZodType>(schema: T, example: string) =>
+  z
+    .string()
+    .transform((v, ctx) => {
+      try {
+        return JSON.parse(v) as unknown;
+      } catch {
+        ctx.addIssue({ code: "custom", message: `must be JSON like ${example}` });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
+const share = z.coerce.number().min(0.05).max(1);
 const modelLimits = z.record(z.string(), z.object({ rpm: int(0), tpm: int(0) }));
+
+/** What the worker and `chatq docs` read about retrieval (the CLI parses only these and the API's). */
+const RETRIEVAL_ENV = {
+  RETRIEVAL_STORE: z.enum(["off", "auto", "pgvector", "pglite"]).default("off"),
+  RETRIEVAL_DATA_DIR: z.string().min(1).optional(),
+  RETRIEVAL_EMBEDDING_MODEL: z.string().min(1).default("text-embedding-3-small"),
+  RETRIEVAL_DIMENSIONS: int(1, 3072).default(1536),
+  RETRIEVAL_CHUNK_TOKENS: int(16, 8191).default(400),
+  RETRIEVAL_CHUNK_OVERLAP_TOKENS: int(0, 4096).default(50),
+  RETRIEVAL_TENANT_DEFAULTS: json(
+    z.record(z.string(), z.object({ collection: z.string().min(1), k: int(1, 100) })),
+    '{"acme":{"collection":"handbook","k":4}}',
+  ).optional(),
+  // The embedding model's own limits (OpenAI gives embeddings a budget apart from chat models).
+  EMBEDDING_RPM: int(0).default(3000),
+  EMBEDDING_TPM: int(0).default(1_000_000),
+} as const;
 
 /** Every environment variable the worker reads, with its default. The README's configuration table mirrors this. */
 const EnvSchema = z.object({
@@ -86,6 +116,12 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   LOG_PRETTY: bool.default(false),
   LOG_CONTENT: bool.default(false),
+  // Context: summaries of long conversations, and retrieval.
+  HISTORY_WINDOW_SHARE: share.default(0.75),
+  SUMMARY_ENABLED: bool.default(true),
+  SUMMARY_MODEL: z.string().min(1).default("gpt-4o-mini"),
+  SUMMARY_MAX_TOKENS: int(16, 4096).default(400),
+  ...RETRIEVAL_ENV,
 });
 
 export type WorkerConfig = ReturnType<typeof toConfig>;
@@ -156,15 +192,18 @@ function toConfig(e: z.infer<typeof EnvSchema>) {
         ],
       ),
       timeoutMs: e.OPENAI_TIMEOUT_MS,
-      retry: {
-        deadlineMs: e.OPENAI_RETRY_DEADLINE_MS,
-        maxAttempts: e.OPENAI_MAX_ATTEMPTS,
-        baseDelayMs: e.OPENAI_RETRY_BASE_MS,
-        maxDelayMs: e.OPENAI_RETRY_MAX_MS,
-      },
+      retry: retryPolicyOf(e),
     },
     rateLimit: {
-      limits: { default: { rpm: e.OPENAI_RPM, tpm: e.OPENAI_TPM }, perModel: e.OPENAI_MODEL_LIMITS ?? {} },
+      limits: {
+        default: { rpm: e.OPENAI_RPM, tpm: e.OPENAI_TPM },
+        perModel: {
+          ...(e.RETRIEVAL_STORE !== "off" && {
+            [e.RETRIEVAL_EMBEDDING_MODEL]: { rpm: e.EMBEDDING_RPM, tpm: e.EMBEDDING_TPM },
+          }),
+          ...e.OPENAI_MODEL_LIMITS,
+        },
+      },
       burstSliceMs: e.RATELIMIT_SLICE_MS,
       maxQueued: e.RATELIMIT_MAX_QUEUED,
       keyPrefix: e.RATELIMIT_KEY_PREFIX,
@@ -178,7 +217,92 @@ function toConfig(e: z.infer<typeof EnvSchema>) {
       circuitProbeMaxIntervalMs: e.CIRCUIT_PROBE_MAX_INTERVAL_MS,
       lagRefreshMs: e.LAG_REFRESH_MS,
     },
+    context: {
+      historyWindowShare: e.HISTORY_WINDOW_SHARE,
+      summary: e.SUMMARY_ENABLED ? { model: e.SUMMARY_MODEL, maxTokens: e.SUMMARY_MAX_TOKENS } : undefined,
+    },
+    retrieval: retrievalConfig(e),
     telemetry: { port: e.METRICS_PORT, host: e.METRICS_HOST },
     log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY, logContent: e.LOG_CONTENT },
+  };
+}
+
+export type RetrievalConfig = ReturnType<typeof retrievalConfig>;
+
+function retrievalConfig(e: z.infer<z.ZodObject<typeof RETRIEVAL_ENV>>) {
+  return {
+    store: e.RETRIEVAL_STORE,
+    dataDir: e.RETRIEVAL_DATA_DIR,
+    embedding: {
+      model: e.RETRIEVAL_EMBEDDING_MODEL,
+      dimensions: e.RETRIEVAL_DIMENSIONS,
+      // 2048 inputs is the API's limit per call; 100k tokens keeps one call's TPM charge modest.
+      maxInputs: 256,
+      maxTokens: 100_000,
+    },
+    chunking: { maxTokens: e.RETRIEVAL_CHUNK_TOKENS, overlapTokens: e.RETRIEVAL_CHUNK_OVERLAP_TOKENS },
+    tenantDefaults: e.RETRIEVAL_TENANT_DEFAULTS ?? {},
+  };
+}
+
+const DocsEnvSchema = EnvSchema.pick({
+  DATABASE_URL: true,
+  DATABASE_SCHEMA: true,
+  REDIS_URL: true,
+  OPENAI_API_KEY: true,
+  OPENAI_BASE_URL: true,
+  OPENAI_ORGANIZATION: true,
+  OPENAI_TIMEOUT_MS: true,
+  OPENAI_RETRY_DEADLINE_MS: true,
+  OPENAI_MAX_ATTEMPTS: true,
+  OPENAI_RETRY_BASE_MS: true,
+  OPENAI_RETRY_MAX_MS: true,
+  RATELIMIT_SLICE_MS: true,
+  RATELIMIT_KEY_PREFIX: true,
+}).extend(RETRIEVAL_ENV);
+
+/** What `chatq docs` needs: the store, the API, the shared budget. Same names and defaults as the worker's. */
+export function loadDocsConfig(env: Record<string, string | undefined> = process.env) {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = DocsEnvSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
+  }
+  const e = parsed.data;
+  return {
+    databaseUrl: e.DATABASE_URL,
+    schema: e.DATABASE_SCHEMA,
+    redisUrl: e.REDIS_URL,
+    openai: {
+      apiKey: e.OPENAI_API_KEY,
+      baseURL: e.OPENAI_BASE_URL,
+      organization: e.OPENAI_ORGANIZATION,
+      timeoutMs: e.OPENAI_TIMEOUT_MS,
+      retry: retryPolicyOf(e),
+    },
+    rateLimit: {
+      limits: {
+        default: { rpm: 0, tpm: 0 },
+        perModel: { [e.RETRIEVAL_EMBEDDING_MODEL]: { rpm: e.EMBEDDING_RPM, tpm: e.EMBEDDING_TPM } },
+      },
+      burstSliceMs: e.RATELIMIT_SLICE_MS,
+      keyPrefix: e.RATELIMIT_KEY_PREFIX,
+    },
+    retrieval: retrievalConfig(e),
+  };
+}
+export type DocsConfig = ReturnType<typeof loadDocsConfig>;
+
+function retryPolicyOf(
+  e: Pick<
+    z.infer<typeof EnvSchema>,
+    "OPENAI_RETRY_DEADLINE_MS" | "OPENAI_MAX_ATTEMPTS" | "OPENAI_RETRY_BASE_MS" | "OPENAI_RETRY_MAX_MS"
+  >,
+) {
+  return {
+    deadlineMs: e.OPENAI_RETRY_DEADLINE_MS,
+    maxAttempts: e.OPENAI_MAX_ATTEMPTS,
+    baseDelayMs: e.OPENAI_RETRY_BASE_MS,
+    maxDelayMs: e.OPENAI_RETRY_MAX_MS,
   };
 }

@@ -1,7 +1,8 @@
-import type { DecodeLimits } from "@chatq/contracts";
+import type { DecodeLimits, Retrieval } from "@chatq/contracts";
 import type { InRecord, RecordProducer, TopicPartitionOffset } from "@chatq/kafka";
-import type { ChatClient, RetryPolicy } from "@chatq/llm";
+import type { ChatClient, EmbeddingClient, RetryPolicy } from "@chatq/llm";
 import type { RateLimiter } from "@chatq/ratelimit";
+import type { VectorStore } from "@chatq/retrieval";
 import type { Store } from "@chatq/store";
 import type { Logger, PauseReason } from "@chatq/telemetry";
 import type { AnswerDeps } from "./answer-with-retries.ts";
@@ -9,15 +10,17 @@ import type { ApiGates } from "./api-gates.ts";
 import { Committer } from "./committer.ts";
 import { ConsumptionControl } from "./consumption-control.ts";
 import { Effects } from "./effects.ts";
+import type { EmbedSettings } from "./embed-with-retries.ts";
 import { InFlightRequests } from "./in-flight-requests.ts";
 import { type IntakeDeps, intake } from "./intake.ts";
 import { type Job, replyTopicOf } from "./job.ts";
 import { KeyedScheduler } from "./keyed-scheduler.ts";
 import { OffsetTracker } from "./offset-tracker.ts";
 import { PartitionLeases } from "./partition-leases.ts";
-import { processJob } from "./process-job.ts";
+import { type ContextDeps, processJob } from "./process-job.ts";
 import { RecentReplies } from "./recent-replies.ts";
 import { isStoreOutage, retryThroughOutage } from "./retry-through-outage.ts";
+import { ConversationSummariser, type SummariserSettings } from "./summarise-conversation.ts";
 import type { WorkerEvents } from "./worker-events.ts";
 
 /** What the pipeline needs of the Kafka consumer: fetch control and commits (BatchConsumer, or a test's own). */
@@ -40,6 +43,8 @@ export interface PipelinePorts {
   /** Resolves after ms, or early (without throwing) when the signal aborts. */
   sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   random: () => number;
+  /** With retrieval configured: where chunks are, and the embeddings endpoint. */
+  retrieval?: { store: VectorStore; embeddings: EmbeddingClient } | undefined;
 }
 
 export interface PipelineSettings {
@@ -50,6 +55,12 @@ export interface PipelineSettings {
   historyMaxMessages: number;
   retry: RetryPolicy;
   timeoutMs: number;
+  /** Summaries and retrieval; absent = history trimmed to the whole window, as before either existed. */
+  context?: {
+    historyWindowShare: number;
+    summary: SummariserSettings | undefined;
+    retrieval: { embedding: EmbedSettings; tenantDefaults: Readonly<Record<string, Retrieval>> };
+  };
 }
 
 class Stopping extends Error {
@@ -74,6 +85,8 @@ export class Pipeline {
   readonly #effects: Effects;
   readonly #scheduler: KeyedScheduler<Job>;
   readonly #answerDeps: AnswerDeps;
+  readonly #contextDeps: ContextDeps;
+  readonly #summariser: ConversationSummariser | undefined;
   readonly #intakeDeps: IntakeDeps;
   #intakeChain: Promise<void> = Promise.resolve();
   #intakeQueued = 0;
@@ -132,6 +145,31 @@ export class Pipeline {
       sleep: ports.sleep,
       random: ports.random,
       now: ports.now,
+    };
+    const context = settings.context;
+    if (context?.summary !== undefined) {
+      this.#summariser = new ConversationSummariser(context.summary, {
+        store: ports.store,
+        answer: this.#answerDeps,
+        onOutcome: (outcome, fields) => {
+          events.emit("summary", { outcome });
+          if (outcome === "failed") log.warn(fields, "conversation summary failed");
+          else log.info(fields, "conversation summary stored");
+        },
+      });
+    }
+    const summariser = this.#summariser;
+    this.#contextDeps = {
+      historyWindowShare: context?.historyWindowShare ?? 1,
+      summarise: summariser && ((id, through, tenant) => summariser.request(id, through, tenant)),
+      retrieval:
+        ports.retrieval && context
+          ? {
+              ...ports.retrieval,
+              embedding: context.retrieval.embedding,
+              tenantDefaults: context.retrieval.tenantDefaults,
+            }
+          : undefined,
     };
     this.#intakeDeps = {
       limits: settings.decode,
@@ -221,6 +259,7 @@ export class Pipeline {
       const { effect, estimatedPromptTokens } = await processJob(job, {
         store: this.#p.store,
         answer: this.#answerDeps,
+        context: this.#contextDeps,
         historyMaxMessages: this.#s.historyMaxMessages,
         replyTopic: this.#s.topics.replies,
         withStoreRetry: (fn) => this.#withStoreRetry(fn, job.lease),
@@ -285,6 +324,8 @@ export class Pipeline {
     for (const job of this.#scheduler.stop()) this.#inFlight.settle(job.request.request_id, false);
     this.#leases.endAll(reason);
     this.#p.gates.stop(reason);
+    // A summary is never needed to finish a request: one still waiting is dropped (the next trim asks again).
+    const summaries = this.#summariser?.stop();
     this.#p.log.info({ in_flight: this.#scheduler.size() }, "stopping: finishing in-flight work");
     const left = (until: number) => Math.max(0, until - this.#p.now());
     await within(this.#intakeChain, left(drainUntil));
@@ -296,9 +337,15 @@ export class Pipeline {
       );
     }
     await within(this.#effects.drain(), left(deadlineAt));
+    if (summaries) await within(summaries, left(deadlineAt));
     // The audit rows of what finished go before anything that can hang on a dead broker.
     await within(this.#p.store.audit.flush(), left(deadlineAt));
     await within(this.#committer.flush(), left(deadlineAt));
+  }
+
+  /** Resolves when no background summary is running (tests). */
+  summariesIdle(): Promise<void> {
+    return this.#summariser?.idle() ?? Promise.resolve();
   }
 
   /** Requests in the scheduler (running or queued), for tests and the gauge. */

@@ -22,12 +22,16 @@ export function recordMetrics(events: WorkerEvents, m: ChatqMetrics): void {
       m.tokens.inc({ model, kind: "prompt" }, reply.usage.prompt_tokens);
       m.tokens.inc({ model, kind: "completion" }, reply.usage.completion_tokens);
       m.tokensEstimated.inc({ model }, e.estimatedPromptTokens);
+      m.promptTokenEstimateError.observe({ model }, e.estimatedPromptTokens - reply.usage.prompt_tokens);
     }
+    if (reply.history !== undefined) m.contextHistory.inc({ history: reply.history });
+    if (reply.sources !== undefined) m.retrievalChunks.inc(reply.sources.length);
     if (reply.cost_usd !== undefined) m.costUsd.inc({ model }, reply.cost_usd);
     const e2eMs = Math.max(0, Date.now() - e.originMs);
     m.endToEndLatency.observe({ priority: e.priority }, e2eMs / 1000);
     m.addedLatency.observe({ priority: e.priority }, Math.max(0, e2eMs - e.apiMs) / 1000);
   });
+  events.on("summary", ({ outcome }) => m.summaries.inc({ outcome }));
   events.on("attempt", ({ model, outcome, statusClass, seconds }) => {
     m.openaiAttempts.inc({ model, outcome });
     m.openaiRequestDuration.observe({ model, status_class: statusClass }, seconds);

@@ -31,6 +31,8 @@ export interface WorkerEventMap {
     originMs: number;
     estimatedPromptTokens: number;
   };
+  /** A background conversation summary finished. */
+  summary: { outcome: "stored" | "failed" };
   /** One API call ended. requeued: the account's or the service's fault, not charged to the request. */
   attempt: { model: string; outcome: AttemptOutcome; statusClass: StatusClass; seconds: number };
   retry_scheduled: { reason: LlmErrorCode };

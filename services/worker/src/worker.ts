@@ -1,14 +1,15 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { createBatchConsumer, createKafka, createRecordProducer, ensureTopics } from "@chatq/kafka";
-import { createChatClient } from "@chatq/llm";
+import { createChatClient, createEmbeddingClient } from "@chatq/llm";
 import { createRateLimiter } from "@chatq/ratelimit";
 import { createStore, migrate, type Store } from "@chatq/store";
 import { type ChatqMetrics, type Logger, primeSeries, startTelemetryServer } from "@chatq/telemetry";
 import { ApiGates } from "./api-gates.ts";
 import { Closers } from "./closers.ts";
 import type { WorkerConfig } from "./config.ts";
+import { openRetrievalStore } from "./document-library.ts";
 import { startLagMonitor } from "./lag-monitor.ts";
-import { Pipeline } from "./pipeline.ts";
+import { Pipeline, type PipelinePorts } from "./pipeline.ts";
 import { recordMetrics } from "./record-metrics.ts";
 import { WorkerEvents } from "./worker-events.ts";
 
@@ -151,6 +152,26 @@ async function start(
   });
   parts.gates = gates;
 
+  // Only with retrieval configured: the embedded store is a WASM Postgres of a few hundred MB.
+  let retrieval: PipelinePorts["retrieval"];
+  if (config.retrieval.store !== "off") {
+    const store = await openRetrievalStore(
+      config.retrieval,
+      { databaseUrl: config.database.url, schema: config.database.schema },
+      (note) => log.warn({ note }, "retrieval"),
+    );
+    closers.add("vector store", () => store.close(), 5000);
+    retrieval = {
+      store,
+      embeddings: createEmbeddingClient({
+        apiKey: config.openai.apiKey,
+        baseURL: config.openai.baseURL,
+        organization: config.openai.organization,
+      }),
+    };
+    log.info({ backend: store.backend, dimensions: store.dimensions }, "vector store open");
+  }
+
   const consumer = createBatchConsumer(kafka, {
     groupId: config.kafka.groupId,
     topic: config.topics.requests,
@@ -159,7 +180,20 @@ async function start(
   });
   closers.add("consumer", () => consumer.disconnect(), 5000);
   const pipeline = new Pipeline(
-    { consumer, store, producer, limiter, client, gates, events, log, now, sleep, random: Math.random },
+    {
+      consumer,
+      store,
+      producer,
+      limiter,
+      client,
+      gates,
+      events,
+      log,
+      now,
+      sleep,
+      random: Math.random,
+      retrieval,
+    },
     {
       topics: config.topics,
       decode: {
@@ -172,6 +206,11 @@ async function start(
       historyMaxMessages: config.worker.historyMaxMessages,
       retry: config.openai.retry,
       timeoutMs: config.openai.timeoutMs,
+      context: {
+        historyWindowShare: config.context.historyWindowShare,
+        summary: config.context.summary,
+        retrieval: { embedding: config.retrieval.embedding, tenantDefaults: config.retrieval.tenantDefaults },
+      },
     },
   );
   parts.pipeline = pipeline;
