@@ -31,3 +31,15 @@ export {
   type RetryPolicy,
   type RetryState,
 } from "./retry-policy.ts";
+export {
+  costOf,
+  DEFAULT_PRICES_FILE,
+  defaultPriceTable,
+  loadPriceTable,
+  type ModelPrice,
+  ModelPriceSchema,
+  type PricedUsage,
+  type PriceTable,
+  PriceTableError,
+  priceOf,
+} from "./price-table.ts";
