@@ -6,3 +6,11 @@ export type { QueryEvent } from "./postgres-pool.ts";
 export { type RejectedMessage, rejectedReply } from "./rejection.ts";
 export { createStore, type Store, type StoreOptions } from "./store.ts";
 export { StoreError, type StoreErrorCode } from "./store-error.ts";
+export type {
+  CompareQuery,
+  SpendPeriod,
+  SpendQuery,
+  SpendRow,
+  UnpricedModel,
+  VariantFigures,
+} from "./ledger.ts";
