@@ -33,7 +33,9 @@ export const ChatReplySchema = z
     fallbacks: z
       .array(z.object({ from: z.string(), reason: z.string() }))
       .optional()
-      .describe("Deployments left before the one that answered, in order, and why (circuit_open, rate_limited, context_length)."),
+      .describe(
+        "Deployments left before the one that answered, in order, and why (circuit_open, rate_limited, context_length).",
+      ),
   })
   .describe("The answer to one chat request, published to chat.replies (or the request's reply_topic).");
 

@@ -126,7 +126,11 @@ export function createChatClient(
 }
 
 function createSdk(opts: ChatClientOptions): OpenAI {
-  const common = { apiKey: opts.apiKey, maxRetries: 0, ...(opts.fetch !== undefined && { fetch: opts.fetch }) };
+  const common = {
+    apiKey: opts.apiKey,
+    maxRetries: 0,
+    ...(opts.fetch !== undefined && { fetch: opts.fetch }),
+  };
   if (opts.azure !== undefined) {
     return new AzureOpenAI({
       ...common,

@@ -25,13 +25,6 @@ export {
   outputLimitParam,
 } from "./model-catalog.ts";
 export {
-  DEFAULT_RETRY_POLICY,
-  decideRetry,
-  type RetryDecision,
-  type RetryPolicy,
-  type RetryState,
-} from "./retry-policy.ts";
-export {
   costOf,
   DEFAULT_PRICES_FILE,
   defaultPriceTable,
@@ -43,3 +36,10 @@ export {
   PriceTableError,
   priceOf,
 } from "./price-table.ts";
+export {
+  DEFAULT_RETRY_POLICY,
+  decideRetry,
+  type RetryDecision,
+  type RetryPolicy,
+  type RetryState,
+} from "./retry-policy.ts";

@@ -14,11 +14,7 @@ export interface ModelInfo {
   reasoning: boolean;
 }
 
-const o200k = (
-  contextWindow: number,
-  maxOutputTokens: number,
-  reasoning = false,
-): ModelInfo => ({
+const o200k = (contextWindow: number, maxOutputTokens: number, reasoning = false): ModelInfo => ({
   encoding: "o200k_base",
   contextWindow,
   maxOutputTokens,

@@ -5,7 +5,12 @@ describe("prices as data", () => {
   it("ships a versioned table with input, cached input, output and batch discount", () => {
     const t = defaultPriceTable();
     expect(t.version).toMatch(/^\d{4}-\d{2}-\d{2}$/);
-    expect(priceOf(t, "gpt-4o-mini")).toEqual({ input: 0.15, cached_input: 0.075, output: 0.6, batch_discount: 0.5 });
+    expect(priceOf(t, "gpt-4o-mini")).toEqual({
+      input: 0.15,
+      cached_input: 0.075,
+      output: 0.6,
+      batch_discount: 0.5,
+    });
     expect(priceOf(t, "gpt-4o-mini-2024-07-18")).toBe(priceOf(t, "gpt-4o-mini"));
   });
 
@@ -18,7 +23,9 @@ describe("prices as data", () => {
   });
 
   it("has no price (not a zero one) for a model it does not list", () => {
-    expect(costOf(defaultPriceTable(), "my-finetune", { prompt_tokens: 10, completion_tokens: 10 })).toBeUndefined();
+    expect(
+      costOf(defaultPriceTable(), "my-finetune", { prompt_tokens: 10, completion_tokens: 10 }),
+    ).toBeUndefined();
   });
 
   it("takes overrides from config and says so in the version", () => {

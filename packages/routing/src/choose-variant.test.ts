@@ -43,7 +43,8 @@ describe("sticky weighted choice", () => {
   it("spreads three variants by their weights", () => {
     const v = [...split(50, 30), { name: "C", deployment: "c", weight: 20 }];
     const counts: Record<string, number> = { A: 0, B: 0, C: 0 };
-    for (const c of conversations) counts[chooseVariant(v, c).name] = (counts[chooseVariant(v, c).name] ?? 0) + 1;
+    for (const c of conversations)
+      counts[chooseVariant(v, c).name] = (counts[chooseVariant(v, c).name] ?? 0) + 1;
     expect(Math.abs((counts.A ?? 0) / 10_000 - 0.5)).toBeLessThan(0.02);
     expect(Math.abs((counts.C ?? 0) / 10_000 - 0.2)).toBeLessThan(0.02);
   });

@@ -16,5 +16,7 @@ export function deprecationState(table: RouteTable, model: string, now: number):
   const retiresAt = Date.parse(`${deprecation.retires}T00:00:00Z`);
   if (now >= retiresAt) return { state: "retired", deprecation };
   const daysLeft = Math.ceil((retiresAt - now) / DAY_MS);
-  return daysLeft <= RETIRING_WINDOW_DAYS ? { state: "retiring", daysLeft, deprecation } : { state: "active" };
+  return daysLeft <= RETIRING_WINDOW_DAYS
+    ? { state: "retiring", daysLeft, deprecation }
+    : { state: "active" };
 }

@@ -30,7 +30,12 @@ export type Resolution =
  * What a request for `requested` (a route name or a model id) is sent to. Pure: the same table, name and key give
  * the same answer on every replica. `stickyKey` is the conversation_id, or the request_id without one.
  */
-export function resolveRoute(table: RouteTable, requested: string, stickyKey: string, now: number): Resolution {
+export function resolveRoute(
+  table: RouteTable,
+  requested: string,
+  stickyKey: string,
+  now: number,
+): Resolution {
   let name = requested;
   let deprecated: Extract<Resolution, { ok: true }>["deprecated"];
   const dep = deprecationState(table, requested, now);

@@ -15,7 +15,9 @@ export function readRouteFile(path: string): RouteTable {
   try {
     parsed = [".yaml", ".yml"].includes(extname(path)) ? parseYaml(text) : JSON.parse(text);
   } catch (err) {
-    throw new RouteTableError(path, [`is not valid ${extname(path).slice(1) || "JSON"}: ${(err as Error).message}`]);
+    throw new RouteTableError(path, [
+      `is not valid ${extname(path).slice(1) || "JSON"}: ${(err as Error).message}`,
+    ]);
   }
   return parseRouteTable(parsed, path);
 }

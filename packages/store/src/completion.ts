@@ -67,7 +67,8 @@ export function completionRows(outcomes: readonly Outcome[]): { outcomes: Outcom
     const requestId = o.request.request_id;
     if (seen.has(requestId)) continue;
     seen.add(requestId);
-    const status = o.reply.status === "completed" || o.reply.status === "rejected" ? o.reply.status : "failed";
+    const status =
+      o.reply.status === "completed" || o.reply.status === "rejected" ? o.reply.status : "failed";
     const { content, envelope } = splitReply(o.reply);
     const usage = o.usage ?? o.reply.usage;
     const conversationId = o.request.conversation_id ?? null;

@@ -1,11 +1,6 @@
 export type { Admission, ReceivedRequest } from "./admission.ts";
 export type { AuditEvent, AuditEventName } from "./audit-buffer.ts";
 export type { Outcome } from "./completion.ts";
-export { DEFAULT_MIGRATIONS_DIR, MigrationError, migrate } from "./migrate.ts";
-export type { QueryEvent } from "./postgres-pool.ts";
-export { type RejectedMessage, rejectedReply } from "./rejection.ts";
-export { createStore, type Store, type StoreOptions } from "./store.ts";
-export { StoreError, type StoreErrorCode } from "./store-error.ts";
 export type {
   CompareQuery,
   SpendPeriod,
@@ -14,3 +9,8 @@ export type {
   UnpricedModel,
   VariantFigures,
 } from "./ledger.ts";
+export { DEFAULT_MIGRATIONS_DIR, MigrationError, migrate } from "./migrate.ts";
+export type { QueryEvent } from "./postgres-pool.ts";
+export { type RejectedMessage, rejectedReply } from "./rejection.ts";
+export { createStore, type Store, type StoreOptions } from "./store.ts";
+export { StoreError, type StoreErrorCode } from "./store-error.ts";

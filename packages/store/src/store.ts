@@ -55,7 +55,11 @@ export interface Store {
   /** Spend from the usage ledger per UTC day or month, tenant and route. */
   spend(q: SpendQuery): Promise<SpendRow[]>;
   /** A tenant's spend since the start of its current day and month (for budgets at admission). */
-  tenantSpend(tenant: string, dayStart: Date, monthStart: Date): Promise<{ dayUsd: number; monthUsd: number }>;
+  tenantSpend(
+    tenant: string,
+    dayStart: Date,
+    monthStart: Date,
+  ): Promise<{ dayUsd: number; monthUsd: number }>;
   /** Every model seen in usage since `since`, with its request count (`chatq prices check`). */
   modelsSeen(since: Date): Promise<UnpricedModel[]>;
   /** Two or more variants of a route side by side (`chatq compare`). */
@@ -171,7 +175,10 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     },
 
     async compareVariants(q) {
-      return toVariantFigures(q.variants, await db.query<CompareRow>("compare", COMPARE_SQL, compareParams(q)));
+      return toVariantFigures(
+        q.variants,
+        await db.query<CompareRow>("compare", COMPARE_SQL, compareParams(q)),
+      );
     },
 
     async ping() {

@@ -9,6 +9,7 @@ import {
   type RetryPolicy,
 } from "@chatq/llm";
 import { parseRateLimitHeaders, type RateLimiter, RequestTooLargeError } from "@chatq/ratelimit";
+import { type FallbackReason, fallbackReason } from "@chatq/routing";
 import type { AuditEvent } from "@chatq/store";
 import { statusClassOf } from "@chatq/telemetry";
 import type { ApiGates } from "./api-gates.ts";
@@ -42,6 +43,22 @@ export type Answered =
   | { ok: true; answer: ChatAnswer; attempts: number; apiMs: number }
   | { ok: false; error: LlmError; attempts: number; apiMs: number };
 
+/** The deployment left for the next one of its route's chain, and why (see @chatq/routing fallbackReason). */
+export type FellBack = { ok: "fallback"; reason: FallbackReason; attempts: number; apiMs: number };
+
+/** One deployment of a route's chain, as answerWithRetries calls it. */
+export interface CallTarget {
+  /** The model id sent to the API. */
+  model: string;
+  /** This deployment's limiter bucket and circuit. */
+  key: string;
+  client: ChatClient;
+  /** No deployment follows: wait and retry here as an unrouted request does. */
+  isLast: boolean;
+  /** Longest wait for this deployment's budget before the next one answers instead. */
+  waitBudgetMs: number;
+}
+
 /**
  * Calls the API for one job until it answers, fails for a reason of its own, or its retry deadline passes.
  * Before every call: the account gate, the model's circuit, then the shared rate limiter. After every answer its
@@ -55,8 +72,18 @@ export async function answerWithRetries(
   /** What the request weighs against TPM: its prompt, and the answer budget (max_tokens or the model's default). */
   weight: { promptTokens: number; outputBudget: number },
   deps: AnswerDeps,
-): Promise<Answered> {
-  const { request, model } = job;
+  /** Absent: the job's model on the worker's own client, as before routing. */
+  at?: CallTarget,
+): Promise<Answered | FellBack> {
+  const { request } = job;
+  const target = at ?? {
+    model: job.model,
+    key: job.model,
+    client: deps.client,
+    isLast: true,
+    waitBudgetMs: 0,
+  };
+  const { model, key } = target;
   const ids: Pick<AuditEvent, "requestId" | "conversationId" | "tenant"> = {
     requestId: request.request_id,
     ...(request.conversation_id !== undefined && { conversationId: request.conversation_id }),
@@ -64,11 +91,14 @@ export async function answerWithRetries(
   };
   const lease = job.lease;
   const own = new OwnRetryTime();
-  const modelGate = deps.gates.model(model);
+  const modelGate = deps.gates.model(key, { routed: key !== model });
   let calls = 0;
   let charged = 0;
   let apiMs = 0;
   for (;;) {
+    const circuit = { state: modelGate.state(), trialAvailable: modelGate.trialAvailable() };
+    const leaveClosed = fallbackReason({ kind: "circuit", ...circuit }, target.isLast);
+    if (leaveClosed) return { ok: "fallback", reason: leaveClosed, attempts: calls, apiMs };
     const waitStarted = deps.now();
     const account = await pass(deps.gates.account, lease);
     const modelAdmission = await pass(modelGate, lease).catch((err: unknown) => {
@@ -80,15 +110,26 @@ export async function answerWithRetries(
       modelGate.abandoned(modelAdmission);
     };
     let permit: Awaited<ReturnType<RateLimiter["acquire"]>>;
+    // With a deployment to fall back to, the wait for this one's budget is bounded by its wait budget.
+    const budgetWait = target.isLast ? undefined : AbortSignal.timeout(target.waitBudgetMs);
     try {
       permit = await deps.limiter.acquire({
-        model,
+        model: key,
         tokens: weight.promptTokens + weight.outputBudget,
         priority: job.priority,
-        signal: lease,
+        signal: budgetWait ? AbortSignal.any([lease, budgetWait]) : lease,
       });
     } catch (err) {
       leave();
+      if (budgetWait?.aborted && !lease.aborted) {
+        const signal = {
+          kind: "budget_wait" as const,
+          expectedWaitMs: Infinity,
+          waitBudgetMs: target.waitBudgetMs,
+        };
+        const reason = fallbackReason(signal, target.isLast);
+        if (reason) return { ok: "fallback", reason, attempts: calls, apiMs };
+      }
       if (err instanceof RequestTooLargeError) {
         // No budget can ever hold it: waiting would block its conversation forever.
         const error = new LlmErrorClass("bad_request", err.message, { cause: err });
@@ -114,7 +155,7 @@ export async function answerWithRetries(
     deps.audit({ ...ids, event: "attempt_started", attempt: calls, at: new Date() });
     const started = deps.now();
     try {
-      const answer = await deps.client.complete({
+      const answer = await target.client.complete({
         model,
         messages,
         params: request.params,
@@ -126,7 +167,7 @@ export async function answerWithRetries(
       deps.gates.account.succeeded(account);
       modelGate.succeeded(modelAdmission);
       deps.events.emit("attempt", { model, outcome: "success", statusClass: "2xx", seconds: ms / 1000 });
-      observeBudget(deps, model, answer.headers);
+      observeBudget(deps, key, answer.headers);
       // The API charges TPM at arrival with prompt + answer budget and gives nothing back for a short answer,
       // so only the prompt estimate is corrected; refunding unused completion tokens would overspend.
       permit.reconcile(answer.usage.prompt_tokens + weight.outputBudget);
@@ -136,7 +177,7 @@ export async function answerWithRetries(
       const ms = deps.now() - started;
       apiMs += ms;
       const statusClass = statusClassOf(error.status ?? error.code);
-      if (error.headers) observeBudget(deps, model, error.headers);
+      if (error.headers) observeBudget(deps, key, error.headers);
       deps.audit({
         ...ids,
         event: "attempt_failed",
@@ -170,7 +211,18 @@ export async function answerWithRetries(
       if (error.code === "rate_limited") {
         deps.events.emit("rate_limited", { model });
         // One replica hitting 429 holds the model back for all of them, instead of each finding out alone.
-        deps.limiter.holdBack(model, error.retryAfterMs ?? 1000);
+        deps.limiter.holdBack(key, error.retryAfterMs ?? 1000);
+      }
+      const leaveFor = fallbackReason(
+        error.code === "rate_limited"
+          ? { kind: "rate_limited", retryAfterMs: error.retryAfterMs, waitBudgetMs: target.waitBudgetMs }
+          : { kind: "error", code: error.code },
+        target.isLast,
+      );
+      if (leaveFor) {
+        // Not this request's failure: another deployment can answer it, uncharged against its retries.
+        deps.events.emit("attempt", { model, outcome: "requeued", statusClass, seconds: ms / 1000 });
+        return { ok: "fallback", reason: leaveFor, attempts: calls, apiMs };
       }
       charged++;
       own.start(deps.now() - ms);

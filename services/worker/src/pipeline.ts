@@ -15,9 +15,10 @@ import { type Job, replyTopicOf } from "./job.ts";
 import { KeyedScheduler } from "./keyed-scheduler.ts";
 import { OffsetTracker } from "./offset-tracker.ts";
 import { PartitionLeases } from "./partition-leases.ts";
-import { processJob } from "./process-job.ts";
+import { processJob, type RoutingDeps } from "./process-job.ts";
 import { RecentReplies } from "./recent-replies.ts";
 import { isStoreOutage, retryThroughOutage } from "./retry-through-outage.ts";
+import { plainRouting } from "./routing-deps.ts";
 import type { WorkerEvents } from "./worker-events.ts";
 
 /** What the pipeline needs of the Kafka consumer: fetch control and commits (BatchConsumer, or a test's own). */
@@ -40,6 +41,8 @@ export interface PipelinePorts {
   /** Resolves after ms, or early (without throwing) when the signal aborts. */
   sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   random: () => number;
+  /** Routes, prices and budgets; absent: plain models, the shipped prices, no budgets. */
+  routing?: RoutingDeps;
 }
 
 export interface PipelineSettings {
@@ -74,6 +77,7 @@ export class Pipeline {
   readonly #effects: Effects;
   readonly #scheduler: KeyedScheduler<Job>;
   readonly #answerDeps: AnswerDeps;
+  readonly #routing: RoutingDeps;
   readonly #intakeDeps: IntakeDeps;
   #intakeChain: Promise<void> = Promise.resolve();
   #intakeQueued = 0;
@@ -133,6 +137,7 @@ export class Pipeline {
       random: ports.random,
       now: ports.now,
     };
+    this.#routing = ports.routing ?? plainRouting();
     this.#intakeDeps = {
       limits: settings.decode,
       defaultModel: settings.defaultModel,
@@ -224,6 +229,7 @@ export class Pipeline {
         historyMaxMessages: this.#s.historyMaxMessages,
         replyTopic: this.#s.topics.replies,
         withStoreRetry: (fn) => this.#withStoreRetry(fn, job.lease),
+        routing: this.#routing,
       });
       const published = await this.#effects.push(effect);
       completed = true;
@@ -231,7 +237,8 @@ export class Pipeline {
       if (published !== undefined) this.#recent.set(id, published);
       const { reply } = effect.outcome;
       this.#p.events.emit("finished", {
-        model: job.model,
+        // The model that answered (a route's deployment), not the route name asked for.
+        model: effect.outcome.model,
         priority: job.priority,
         reply,
         apiMs: effect.outcome.apiMs,
