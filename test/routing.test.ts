@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +12,14 @@ import { startTestFake } from "./harness/test-budget.ts";
 import { metricValue, spawnWorker } from "./harness/worker-process.ts";
 
 const user = (content: string) => [{ role: "user" as const, content }];
+
+/** `pnpm chatq …` against a scenario's schema, as an operator would run it. */
+function chatq(s: ReturnType<typeof uniqueScenario>, args: string[]): string {
+  return execFileSync(process.execPath, ["services/cli/src/main.ts", ...args], {
+    encoding: "utf8",
+    env: { PATH: process.env.PATH ?? "", DATABASE_URL: s.services.databaseUrl, DATABASE_SCHEMA: s.schema },
+  });
+}
 
 /** A route whose every conversation goes to `primary`, with `secondary` (weight 0) behind it in the chain. */
 const routeFile = (primary: FakeOpenAI, secondary: FakeOpenAI, version = "v1") =>
@@ -230,6 +239,14 @@ describe("routing through two OpenAI-compatible deployments", () => {
         }),
       ).toBe(2);
       expect(await worker.stop()).toBe(0);
+
+      // Spend per tenant by day, from the ledger: the refused request cost nothing.
+      const rows = JSON.parse(chatq(s, ["spend", "--tenant", "broke", "--since", "1d", "--json"])) as {
+        requests: number;
+        costUsd: number;
+      }[];
+      expect(rows.reduce((a, r) => a + r.requests, 0)).toBe(1);
+      expect(rows[0]?.costUsd).toBeGreaterThan(0);
     } finally {
       await worker.stop("SIGKILL");
       await Promise.all([replies.close(), publisher.close()]);
