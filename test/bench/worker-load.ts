@@ -50,23 +50,6 @@ const PRESETS: Record<string, Preset> = {
     maxTokens: 50,
     inFlight: 500,
   },
-  // The throughput preset, every request on a route of 3 deployments (same fake behind each): routing's cost.
-  routed: {
-    description:
-      "one worker, 50 ms API latency, no rate limit, a 20,000-request backlog, a 3-deployment route",
-    workers: 1,
-    latencyMs: 50,
-    jitterMs: 10,
-    rpm: 0,
-    tpm: 0,
-    sliceMs: 1000,
-    backlog: 20_000,
-    seconds: 120,
-    conversations: 5_000,
-    maxTokens: 50,
-    inFlight: 500,
-    routeDeployments: 3,
-  },
   "small-budget": {
     description: "3 workers sharing Redis; RPM 600, TPM 120,000 enforced over 1 s slices; 300±200 ms latency",
     workers: 3,
@@ -109,6 +92,13 @@ const PRESETS: Record<string, Preset> = {
     maxTokens: 50,
     inFlight: 1000,
   },
+};
+
+// The throughput preset with every request on a route of 3 deployments (the same fake behind each): routing's cost.
+PRESETS.routed = {
+  ...(PRESETS.throughput as Preset),
+  description: "one worker, 50 ms API latency, no rate limit, a 20,000-request backlog, a 3-deployment route",
+  routeDeployments: 3,
 };
 
 const { values } = parseArgs({

@@ -188,6 +188,20 @@ async function start(
     heartbeatIntervalMs: config.kafka.heartbeatIntervalMs,
   });
   closers.add("consumer", () => consumer.disconnect(), 5000);
+  const routing = wireRouting({
+    routes,
+    prices,
+    budgets,
+    store,
+    defaults: {
+      apiKey: config.openai.apiKey,
+      baseURL: config.openai.baseURL,
+      organization: config.openai.organization,
+    },
+    secret: config.secret,
+    waitBudgetMs: config.routing.waitBudgetMs,
+    spendRefreshMs: config.routing.spendRefreshMs,
+  });
   const pipeline = new Pipeline(
     {
       consumer,
@@ -201,20 +215,7 @@ async function start(
       now,
       sleep,
       random: Math.random,
-      routing: wireRouting({
-        routes,
-        prices,
-        budgets,
-        store,
-        defaults: {
-          apiKey: config.openai.apiKey,
-          baseURL: config.openai.baseURL,
-          organization: config.openai.organization,
-        },
-        secret: config.secret,
-        waitBudgetMs: config.routing.waitBudgetMs,
-        spendRefreshMs: config.routing.spendRefreshMs,
-      }),
+      routing,
     },
     {
       topics: config.topics,
