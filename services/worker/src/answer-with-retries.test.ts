@@ -41,7 +41,11 @@ const job = (): Job =>
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((r) => {
     const t = setTimeout(r, Math.min(ms, 5));
-    signal?.addEventListener("abort", () => (clearTimeout(t), r()), { once: true });
+    const early = () => {
+      clearTimeout(t);
+      r();
+    };
+    signal?.addEventListener("abort", early, { once: true });
   });
 
 async function deps(rpm = 0): Promise<AnswerDeps & { close(): Promise<void> }> {
