@@ -17,7 +17,8 @@ const table = parseRouteTable({
       fallbacks: ["b", "a"],
     },
   },
-  deprecations: { "gpt-3.5-turbo": { retires: "2027-06-01", replacement: "chat-default" } },
+  // Retired already: its requests resolve to the replacement route.
+  deprecations: { "gpt-3.5-turbo": { retires: "2026-01-01", replacement: "chat-default" } },
 });
 const variants = table.routes["chat-default"]?.variants ?? [];
 const keys = Array.from({ length: 100_000 }, (_, i) => `conversation-${i}-${(i * 2654435761) % 1_000_003}`);
@@ -40,6 +41,6 @@ measure("resolveRoute, route with 3 variants + chain", 1_000_000, (k) =>
   resolveRoute(table, "chat-default", k, now),
 );
 measure("resolveRoute, plain model (no route)", 1_000_000, (k) => resolveRoute(table, "gpt-4o", k, now));
-measure("resolveRoute, deprecated model → route", 1_000_000, (k) =>
+measure("resolveRoute, retired model → its route", 1_000_000, (k) =>
   resolveRoute(table, "gpt-3.5-turbo", k, now),
 );
