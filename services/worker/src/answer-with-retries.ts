@@ -111,17 +111,18 @@ export async function answerWithRetries(
     };
     let permit: Awaited<ReturnType<RateLimiter["acquire"]>>;
     // With a deployment to fall back to, the wait for this one's budget is bounded by its wait budget.
-    const budgetWait = target.isLast ? undefined : AbortSignal.timeout(target.waitBudgetMs);
+    const bounded = target.isLast ? undefined : boundedWait(lease, target.waitBudgetMs);
     try {
       permit = await deps.limiter.acquire({
         model: key,
         tokens: weight.promptTokens + weight.outputBudget,
         priority: job.priority,
-        signal: budgetWait ? AbortSignal.any([lease, budgetWait]) : lease,
+        signal: bounded?.signal ?? lease,
       });
     } catch (err) {
+      bounded?.done();
       leave();
-      if (budgetWait?.aborted && !lease.aborted) {
+      if (bounded?.timedOut() && !lease.aborted) {
         const signal = {
           kind: "budget_wait" as const,
           expectedWaitMs: Infinity,
@@ -138,6 +139,7 @@ export async function answerWithRetries(
       if (lease.aborted) throw new LeftForRedelivery();
       throw err;
     }
+    bounded?.done();
     if (lease.aborted) {
       // The wait for budget outlasted our ownership: the budget goes back and the new owner asks for it.
       permit.release();
@@ -247,6 +249,34 @@ export async function answerWithRetries(
       if (lease.aborted) throw new LeftForRedelivery();
     }
   }
+}
+
+/**
+ * The lease's signal, aborted also after `ms`: one timer, cleared as soon as the wait ends (AbortSignal.timeout
+ * plus AbortSignal.any would leave a timer and a composite signal behind per request until they fire or are
+ * collected, on the hot path of every routed call).
+ */
+function boundedWait(
+  lease: AbortSignal,
+  ms: number,
+): { signal: AbortSignal; timedOut(): boolean; done(): void } {
+  const c = new AbortController();
+  let timedOut = false;
+  const onLease = () => c.abort(lease.reason);
+  if (lease.aborted) c.abort(lease.reason);
+  else lease.addEventListener("abort", onLease, { once: true });
+  const timer = setTimeout(() => {
+    timedOut = true;
+    c.abort(new Error(`no budget within ${ms} ms`));
+  }, ms);
+  return {
+    signal: c.signal,
+    timedOut: () => timedOut,
+    done() {
+      clearTimeout(timer);
+      lease.removeEventListener("abort", onLease);
+    },
+  };
 }
 
 /** Through a gate, or out as LeftForRedelivery when the job's lease ends while it waits. */
