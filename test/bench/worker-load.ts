@@ -2,8 +2,11 @@
 // processes. Prints figures; asserts nothing (timings on a shared 2-core machine belong in a report, not a test).
 //   pnpm bench worker      — throughput: 50 ms API latency, no rate limit
 //   pnpm bench ratelimit   — small budget shared by 3 workers, then the high-volume tier
+//   pnpm bench routing     — throughput with every request on a 3-deployment route (preset routed)
 // Or directly: node test/bench/worker-load.ts --preset throughput | small-budget | high-volume [--seconds N]
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { ChatRequest } from "@chatq/contracts";
 import { scenarioDb } from "../harness/database.ts";
@@ -28,6 +31,8 @@ interface Preset {
   conversations: number;
   maxTokens: number;
   inFlight: number;
+  /** Requests name a route of this many deployments (weights 50/30/20…) instead of a plain model. */
+  routeDeployments?: number;
 }
 
 const PRESETS: Record<string, Preset> = {
@@ -89,6 +94,13 @@ const PRESETS: Record<string, Preset> = {
   },
 };
 
+// The throughput preset with every request on a route of 3 deployments (the same fake behind each): routing's cost.
+PRESETS.routed = {
+  ...(PRESETS.throughput as Preset),
+  description: "one worker, 50 ms API latency, no rate limit, a 20,000-request backlog, a 3-deployment route",
+  routeDeployments: 3,
+};
+
 const { values } = parseArgs({
   options: {
     preset: { type: "string", default: "throughput" },
@@ -137,12 +149,35 @@ const nextRequests = (n: number): ChatRequest[] =>
         { role: "user", content: `Benchmark question ${i}: what is ${i} + ${i}? Answer briefly, please.` },
       ],
       params: { max_tokens: p.maxTokens },
+      ...(p.routeDeployments !== undefined && { model: "bench-route" }),
     };
   });
 
 if (p.backlog) {
   await publisher.publish(nextRequests(p.backlog));
   console.log(`backlog of ${p.backlog} requests published`);
+}
+
+const routeDir =
+  p.routeDeployments === undefined ? undefined : mkdtempSync(join(tmpdir(), "chatq-bench-routes-"));
+const routeEnv: Record<string, string> = {};
+if (routeDir !== undefined && p.routeDeployments !== undefined) {
+  const ids = Array.from({ length: p.routeDeployments }, (_, i) => `d${i}`);
+  const weights = [50, 30, 20];
+  const file = join(routeDir, "routes.json");
+  writeFileSync(
+    file,
+    JSON.stringify({
+      deployments: Object.fromEntries(ids.map((id) => [id, { model: "gpt-4o-mini", base_url: fake.url }])),
+      routes: {
+        "bench-route": {
+          variants: ids.map((id, i) => ({ name: id, deployment: id, weight: weights[i] ?? 10 })),
+          fallbacks: ids,
+        },
+      },
+    }),
+  );
+  routeEnv.ROUTES_FILE = file;
 }
 
 const ports = await Promise.all(Array.from({ length: p.workers }, () => freePort()));
@@ -156,6 +191,7 @@ const workers = ports.map((port) =>
     TOPIC_PARTITIONS: "12",
     LOG_LEVEL: "warn",
     HISTORY_MAX_MESSAGES: "20",
+    ...routeEnv,
   }),
 );
 await Promise.all(workers.map((w) => w.metricsUrl));
@@ -243,6 +279,7 @@ await Promise.all(workers.map((w) => w.stop("SIGTERM")));
 await Promise.all([replies.close(), publisher.close()]);
 await db.drop();
 fake.process.kill("SIGTERM");
+if (routeDir !== undefined) rmSync(routeDir, { recursive: true, force: true });
 process.exit(0);
 
 function requestIdOf(v: Buffer | null): string {

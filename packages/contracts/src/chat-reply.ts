@@ -41,6 +41,15 @@ export const ChatReplySchema = z
     error: ReplyErrorSchema.optional(),
     history: HistoryModeSchema.optional(),
     sources: z.array(SourceSchema).optional().describe("The document chunks given to the model as context."),
+    route: z.string().optional().describe("The route the request's model named (absent for a plain model)."),
+    variant: z.string().optional().describe("The route's variant chosen for this conversation (sticky)."),
+    deployment: z.string().optional().describe("The deployment that answered (or last tried)."),
+    fallbacks: z
+      .array(z.object({ from: z.string(), reason: z.string() }))
+      .optional()
+      .describe(
+        "Deployments left before the one that answered, in order, and why (circuit_open, rate_limited, context_length).",
+      ),
   })
   .describe("The answer to one chat request, published to chat.replies (or the request's reply_topic).");
 

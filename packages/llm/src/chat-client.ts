@@ -1,5 +1,5 @@
 import type { ChatParams } from "@chatq/contracts";
-import OpenAI from "openai";
+import OpenAI, { AzureOpenAI } from "openai";
 import type { ChatCompletionCreateParamsNonStreaming } from "openai/resources/chat/completions";
 import { classifyError } from "./classify-error.ts";
 import { LlmError } from "./llm-error.ts";
@@ -10,6 +10,13 @@ export interface ChatClientOptions {
   /** Any OpenAI-compatible server; undefined means api.openai.com. */
   baseURL?: string | undefined;
   organization?: string | undefined;
+  /**
+   * Azure OpenAI's shape: `baseURL` is the resource endpoint (https://{resource}.openai.azure.com), calls go to
+   * /openai/deployments/{deployment}/chat/completions?api-version=… with an `api-key` header (the SDK's AzureOpenAI).
+   */
+  azure?: { deployment: string; apiVersion: string } | undefined;
+  /** For tests: the fetch the SDK uses. */
+  fetch?: typeof fetch | undefined;
 }
 
 export interface ChatCall {
@@ -27,6 +34,8 @@ export interface ChatAnswer {
   finishReason: string;
   model: string;
   usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+  /** Prompt tokens served from the API's prompt cache (billed at the cached-input price); 0 when not reported. */
+  cachedPromptTokens: number;
   /** Response headers: x-ratelimit-* feed the limiter. */
   headers: Headers;
   apiMs: number;
@@ -58,12 +67,7 @@ export function apiParams(model: string, params: ChatParams | undefined): ApiPar
 /** The SDK as every chatq client uses it. */
 export function openaiSdk(opts: ChatClientOptions): OpenAI {
   // The SDK retries by itself unless told not to; chatq owns retries so they share one budget and one log.
-  return new OpenAI({
-    apiKey: opts.apiKey,
-    baseURL: opts.baseURL ?? null,
-    organization: opts.organization ?? null,
-    maxRetries: 0,
-  });
+  return createSdk(opts);
 }
 
 export function createChatClient(
@@ -107,6 +111,7 @@ export function createChatClient(
             completion_tokens: data.usage.completion_tokens,
             total_tokens: data.usage.total_tokens,
           },
+          cachedPromptTokens: data.usage.prompt_tokens_details?.cached_tokens ?? 0,
           headers: response.headers,
           apiMs: now() - started,
         };
@@ -123,4 +128,21 @@ export function createChatClient(
       }
     },
   };
+}
+
+function createSdk(opts: ChatClientOptions): OpenAI {
+  const common = {
+    apiKey: opts.apiKey,
+    maxRetries: 0,
+    ...(opts.fetch !== undefined && { fetch: opts.fetch }),
+  };
+  if (opts.azure !== undefined) {
+    return new AzureOpenAI({
+      ...common,
+      endpoint: opts.baseURL ?? "",
+      deployment: opts.azure.deployment,
+      apiVersion: opts.azure.apiVersion,
+    });
+  }
+  return new OpenAI({ ...common, baseURL: opts.baseURL ?? null, organization: opts.organization ?? null });
 }

@@ -31,6 +31,18 @@ export {
   outputLimitParam,
 } from "./model-catalog.ts";
 export {
+  costOf,
+  DEFAULT_PRICES_FILE,
+  defaultPriceTable,
+  loadPriceTable,
+  type ModelPrice,
+  ModelPriceSchema,
+  type PricedUsage,
+  type PriceTable,
+  PriceTableError,
+  priceOf,
+} from "./price-table.ts";
+export {
   DEFAULT_RETRY_POLICY,
   decideRetry,
   type RetryDecision,

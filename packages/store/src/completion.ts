@@ -14,11 +14,16 @@ export interface Outcome {
   apiMs: number;
   attempts: number;
   finishedAt: Date;
+  /** Which route, variant and deployment answered (absent: a plain model on the default deployment). */
+  routing?: { route?: string; variant?: string; deployment?: string; fallbackReason?: string };
+  /** The price table version costUsd was computed with. */
+  priceVersion?: string;
 }
 
 /** One element of the first json array COMPLETE_SQL reads. */
 export interface OutcomeRow extends RequestKeyRow {
-  status: "completed" | "failed";
+  /** rejected: refused at admission (a budget, a retired model) with no API call; it gets no usage row. */
+  status: "completed" | "failed" | "rejected";
   error_code: string | null;
   finish_reason: string | null;
   content: string | null;
@@ -31,6 +36,11 @@ export interface OutcomeRow extends RequestKeyRow {
   api_ms: number;
   attempts: number;
   finished_at: string;
+  route: string | null;
+  variant: string | null;
+  deployment: string | null;
+  fallback_reason: string | null;
+  price_version: string | null;
 }
 
 /** One element of the second json array: a history turn. `seq` is its place in the append order. */
@@ -46,7 +56,7 @@ export interface TurnRow {
  * Turns outcomes into the rows of one COMPLETE_SQL statement. The rules that decide what is stored live here:
  *   - a request_id appears once (the first outcome wins), so one statement never touches a row twice;
  *   - only a completed request with a conversation_id adds history: its new turns, then the assistant's answer;
- *   - anything but "completed" is stored as failed (the usage ledger and history know only those two);
+ *   - "rejected" stays rejected (refused before any call: no usage row); anything else but "completed" is failed;
  *   - usage falls back to the reply's usage, cost to the reply's cost_usd; milliseconds are whole numbers.
  */
 export function completionRows(outcomes: readonly Outcome[]): { outcomes: OutcomeRow[]; turns: TurnRow[] } {
@@ -57,7 +67,8 @@ export function completionRows(outcomes: readonly Outcome[]): { outcomes: Outcom
     const requestId = o.request.request_id;
     if (seen.has(requestId)) continue;
     seen.add(requestId);
-    const status = o.reply.status === "completed" ? "completed" : "failed";
+    const status =
+      o.reply.status === "completed" || o.reply.status === "rejected" ? o.reply.status : "failed";
     const { content, envelope } = splitReply(o.reply);
     const usage = o.usage ?? o.reply.usage;
     const conversationId = o.request.conversation_id ?? null;
@@ -81,6 +92,11 @@ export function completionRows(outcomes: readonly Outcome[]): { outcomes: Outcom
       api_ms: Math.round(o.apiMs),
       attempts: o.attempts,
       finished_at: o.finishedAt.toISOString(),
+      route: o.routing?.route ?? null,
+      variant: o.routing?.variant ?? null,
+      deployment: o.routing?.deployment ?? null,
+      fallback_reason: o.routing?.fallbackReason ?? null,
+      price_version: o.priceVersion ?? null,
     });
     if (status !== "completed" || conversationId === null) continue;
     const history: ChatMessage[] = [...o.newTurns];
@@ -110,7 +126,8 @@ with outcome as (
     ord int, request_id text, conversation_id text, tenant text, user_id text, model text, status text,
     error_code text, finish_reason text, content text, reply jsonb,
     prompt_tokens int, completion_tokens int, total_tokens int, cost_usd numeric,
-    latency_ms int, api_ms int, attempts int, finished_at timestamptz)
+    latency_ms int, api_ms int, attempts int, finished_at timestamptz,
+    route text, variant text, deployment text, fallback_reason text, price_version text)
 ),
 turn as (
   select * from json_to_recordset($2::json) as x(
@@ -135,9 +152,12 @@ finished_request as (
 ),
 usage_row as (
   insert into usage (request_id, tenant, model, status, prompt_tokens, completion_tokens, total_tokens, cost_usd,
-                     latency_ms, api_ms, attempts, created_at)
+                     latency_ms, api_ms, attempts, created_at,
+                     route, variant, deployment, fallback_reason, price_version)
   select request_id, tenant, model, status, prompt_tokens, completion_tokens, total_tokens, cost_usd,
-         latency_ms, api_ms, attempts, finished_at from done
+         latency_ms, api_ms, attempts, finished_at,
+         route, variant, deployment, fallback_reason, price_version from done
+  where status <> 'rejected'
   on conflict (request_id) do nothing
 ),
 conversation as (

@@ -2,6 +2,14 @@ export type { Admission, ReceivedRequest } from "./admission.ts";
 export type { AuditEvent, AuditEventName } from "./audit-buffer.ts";
 export type { Outcome } from "./completion.ts";
 export type { ConversationSummary, StoredTurn } from "./conversation-context.ts";
+export type {
+  CompareQuery,
+  SpendPeriod,
+  SpendQuery,
+  SpendRow,
+  UnpricedModel,
+  VariantFigures,
+} from "./ledger.ts";
 export { DEFAULT_MIGRATIONS_DIR, MigrationError, migrate } from "./migrate.ts";
 export type { QueryEvent } from "./postgres-pool.ts";
 export { type RejectedMessage, rejectedReply } from "./rejection.ts";

@@ -20,6 +20,22 @@ import {
 } from "./conversation-context.ts";
 import { historyLimit, LOAD_HISTORY_SQL } from "./history.ts";
 import { jsonParam } from "./json-param.ts";
+import {
+  COMPARE_SQL,
+  type CompareQuery,
+  type CompareRow,
+  compareParams,
+  MODELS_SEEN_SQL,
+  SPEND_SQL,
+  type SpendQuery,
+  type SpendRow,
+  spendParams,
+  TENANT_SPEND_SQL,
+  toSpendRows,
+  toVariantFigures,
+  type UnpricedModel,
+  type VariantFigures,
+} from "./ledger.ts";
 import { type ConnectionOptions, createPool, Database, type QueryEvent } from "./postgres-pool.ts";
 import { REJECT_SQL, type RejectedMessage, rejectionRows } from "./rejection.ts";
 import { StoreError, toStoreError } from "./store-error.ts";
@@ -54,6 +70,18 @@ export interface Store {
   /** Buffered: append() never waits; rows are written every ~50 ms or 500 rows. */
   audit: { append(e: AuditEvent): void; flush(): Promise<void> };
   findReply(requestId: string): Promise<ChatReply | undefined>;
+  /** Spend from the usage ledger per UTC day or month, tenant and route. */
+  spend(q: SpendQuery): Promise<SpendRow[]>;
+  /** A tenant's spend since the start of its current day and month (for budgets at admission). */
+  tenantSpend(
+    tenant: string,
+    dayStart: Date,
+    monthStart: Date,
+  ): Promise<{ dayUsd: number; monthUsd: number }>;
+  /** Every model seen in usage since `since`, with its request count (`chatq prices check`). */
+  modelsSeen(since: Date): Promise<UnpricedModel[]>;
+  /** Two or more variants of a route side by side (`chatq compare`). */
+  compareVariants(q: CompareQuery): Promise<VariantFigures[]>;
   /** For /readyz: one trivial statement. */
   ping(): Promise<void>;
   /** Flushes the audit buffer, then closes every connection. */
@@ -168,6 +196,35 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
         [requestId],
       );
       return row === undefined ? undefined : joinReply(row.reply, row.content);
+    },
+
+    async spend(q) {
+      return toSpendRows(await db.query("spend", SPEND_SQL, spendParams(q)));
+    },
+
+    async tenantSpend(tenant, dayStart, monthStart) {
+      const [row] = await db.query<{ day_usd: number; month_usd: number }>("tenantSpend", TENANT_SPEND_SQL, [
+        tenant,
+        dayStart.toISOString(),
+        monthStart.toISOString(),
+      ]);
+      return { dayUsd: Number(row?.day_usd ?? 0), monthUsd: Number(row?.month_usd ?? 0) };
+    },
+
+    async modelsSeen(since) {
+      const rows = await db.query<{ model: string; requests: number; last_seen: Date }>(
+        "modelsSeen",
+        MODELS_SEEN_SQL,
+        [since.toISOString()],
+      );
+      return rows.map((r) => ({ model: r.model, requests: r.requests, lastSeen: r.last_seen }));
+    },
+
+    async compareVariants(q) {
+      return toVariantFigures(
+        q.variants,
+        await db.query<CompareRow>("compare", COMPARE_SQL, compareParams(q)),
+      );
     },
 
     async ping() {

@@ -49,6 +49,12 @@ export const METRIC_NAMES = {
   circuitTransitions: "chatq_circuit_transitions_total",
   circuitWaiting: "chatq_circuit_waiting",
   buildInfo: "chatq_build_info",
+  routeRequests: "chatq_route_requests_total",
+  routeCostUsd: "chatq_route_cost_usd_total",
+  routeFallbacks: "chatq_route_fallbacks_total",
+  routeReloads: "chatq_route_reloads_total",
+  deprecatedModelRequests: "chatq_deprecated_model_requests_total",
+  tenantBudgetDecisions: "chatq_tenant_budget_decisions_total",
 } as const;
 
 // Buckets are chosen per distribution so p50..p99 land between bucket bounds, not all in the last one.
@@ -300,6 +306,42 @@ export function createMetrics(opts: CreateMetricsOptions = {}) {
       name: n.buildInfo,
       help: "Always 1; labels carry the running chatq version and Node.js version.",
       labelNames: ["version", "node_version"] as const,
+      registers,
+    }),
+    routeRequests: new Counter({
+      name: n.routeRequests,
+      help: "Requests for a route answered or failed, by route, variant and status (labels from the route file).",
+      labelNames: ["route", "variant", "status"] as const,
+      registers,
+    }),
+    routeCostUsd: new Counter({
+      name: n.routeCostUsd,
+      help: "Spend in US dollars of requests for a route, by route and variant (per tenant: the usage ledger).",
+      labelNames: ["route", "variant"] as const,
+      registers,
+    }),
+    routeFallbacks: new Counter({
+      name: n.routeFallbacks,
+      help: "Requests that left a deployment for the next one of their route's chain, by why.",
+      labelNames: ["route", "from", "reason"] as const,
+      registers,
+    }),
+    routeReloads: new Counter({
+      name: n.routeReloads,
+      help: "Re-reads of the route file: applied, or refused (the previous table keeps serving).",
+      labelNames: ["result"] as const,
+      registers,
+    }),
+    deprecatedModelRequests: new Counter({
+      name: n.deprecatedModelRequests,
+      help: "Requests naming a model within 30 days of retirement (retiring) or past it (retired: sent to its replacement).",
+      labelNames: ["model", "state"] as const,
+      registers,
+    }),
+    tenantBudgetDecisions: new Counter({
+      name: n.tenantBudgetDecisions,
+      help: "Budget checks at admission: admit, soft (over the soft threshold, admitted), reject, hold. tenant: allow-listed in BUDGET_METRIC_TENANTS, else other.",
+      labelNames: ["tenant", "decision"] as const,
       registers,
     }),
   };

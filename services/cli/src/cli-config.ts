@@ -7,6 +7,13 @@ export function cliEnv(env: Record<string, string | undefined> = process.env) {
     databaseUrl: env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/chatq",
     databaseSchema: env.DATABASE_SCHEMA,
     keyPepper: env.GATEWAY_KEY_PEPPER,
+    // The worker's price settings, so `chatq prices check` checks against the same table.
+    pricesFile: env.PRICES_FILE,
+    pricesVersion: env.PRICES_VERSION,
+    priceOverrides:
+      env.PRICES_OVERRIDES === undefined
+        ? undefined
+        : (JSON.parse(env.PRICES_OVERRIDES) as Record<string, { input: number; output: number }>),
     redisUrl: env.REDIS_URL ?? "redis://127.0.0.1:6379",
     openaiApiKey: env.OPENAI_API_KEY,
     openaiBaseUrl: env.OPENAI_BASE_URL,

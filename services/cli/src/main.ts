@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // chatq's operator CLI: `pnpm chatq <command>`. Commands: demo, worker, fake, gateway, publish, follow, tenants,
-// keys, docs.
+// keys, docs, spend, prices, compare, routes.
 import { parseArgs } from "node:util";
 import type { Priority } from "@chatq/contracts";
 import { TenantError } from "@chatq/tenants";
@@ -9,6 +9,7 @@ import { runDemo } from "./demo.ts";
 import { DOCS_USAGE, DocsUsageError, runDocs } from "./docs.ts";
 import { follow } from "./follow.ts";
 import { formatReply } from "./format-reply.ts";
+import { compare, pricesCheck, routesCheck, spend } from "./ledger.ts";
 import { buildRequest, publishRequests } from "./publish.ts";
 import { localWorkerEnv, runService } from "./run-service.ts";
 import { runTenantCommand, TENANTS_USAGE, UsageError as TenantUsageError } from "./tenants.ts";
@@ -30,6 +31,14 @@ const USAGE = `usage: chatq <command> [options]
 ${TENANTS_USAGE}
 
 ${DOCS_USAGE}
+
+  spend [--tenant T] [--route R] [--since 30d] [--by day|month] [--json]
+                                         spend per day or month, tenant and route (usage ledger)
+  prices check [--since 30d] [--json]    models seen in traffic with no price (exit 1 if any)
+  compare --route R --variants A,B [--since 7d] [--json]
+                                         a route's variants side by side: requests, cost, latency,
+                                         answer length, finish reasons, refusals, errors
+  routes check <file>                    validate a route file as the worker's reload would
 
 Where the stack is comes from KAFKA_BROKERS, DATABASE_URL, REDIS_URL, TOPIC_REQUESTS, TOPIC_REPLIES,
 TOPIC_DLQ, METRICS_PORT (defaults: the local stack of \`pnpm stack:up\`); tenants and keys also DATABASE_SCHEMA
@@ -112,6 +121,67 @@ try {
     case "docs":
       process.exit(await runDocs(rest, { ...localWorkerEnv(process.env) }));
       break;
+    case "spend": {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          tenant: { type: "string" },
+          route: { type: "string" },
+          since: { type: "string", default: "30d" },
+          by: { type: "string", default: "day" },
+          json: { type: "boolean", default: false },
+        },
+      });
+      if (values.by !== "day" && values.by !== "month") throw new UsageError("--by must be day or month");
+      console.log(await spend(env, { ...values, by: values.by }));
+      process.exit(0);
+      break;
+    }
+    case "prices": {
+      const { values, positionals } = parseArgs({
+        args: rest,
+        allowPositionals: true,
+        options: { since: { type: "string", default: "30d" }, json: { type: "boolean", default: false } },
+      });
+      if (positionals[0] !== "check")
+        throw new UsageError("usage: chatq prices check [--since 30d] [--json]");
+      const { text, missing } = await pricesCheck(env, values);
+      console.log(text);
+      process.exit(missing > 0 ? 1 : 0);
+      break;
+    }
+    case "compare": {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          route: { type: "string" },
+          variants: { type: "string" },
+          since: { type: "string", default: "7d" },
+          json: { type: "boolean", default: false },
+        },
+      });
+      const variants = (values.variants ?? "").split(",").filter((v) => v.length > 0);
+      if (values.route === undefined || variants.length < 2) {
+        throw new UsageError("compare needs --route R and --variants A,B");
+      }
+      console.log(
+        await compare(env, { route: values.route, variants, since: values.since, json: values.json }),
+      );
+      process.exit(0);
+      break;
+    }
+    case "routes": {
+      const [sub, file] = rest;
+      if (sub !== "check" || file === undefined) throw new UsageError("usage: chatq routes check <file>");
+      try {
+        console.log(routesCheck(file));
+      } catch (err) {
+        console.error((err as Error).message);
+        process.exit(1);
+      }
+      process.exit(0);
+      break;
+    }
     default:
       throw new UsageError(command ? `unknown command: ${command}` : "no command");
   }

@@ -9,6 +9,7 @@ import {
   type RetryPolicy,
 } from "@chatq/llm";
 import { parseRateLimitHeaders, type RateLimiter, RequestTooLargeError } from "@chatq/ratelimit";
+import { type FallbackReason, fallbackReason } from "@chatq/routing";
 import type { AuditEvent } from "@chatq/store";
 import { statusClassOf } from "@chatq/telemetry";
 import type { ApiGates } from "./api-gates.ts";
@@ -48,8 +49,14 @@ export type Called<A> =
   | { ok: true; answer: A; attempts: number; apiMs: number }
   | { ok: false; error: LlmError; attempts: number; apiMs: number };
 
+/** The deployment left for the next one of its route's chain, and why (see @chatq/routing fallbackReason). */
+export type FellBack = { ok: "fallback"; reason: FallbackReason; attempts: number; apiMs: number };
+
+type Reply = { headers: Headers; usage: { prompt_tokens: number } };
+
 /** One API call to make until it succeeds: a chat completion, an embedding batch, a summary. */
-export interface ApiTask<A extends { headers: Headers; usage: { prompt_tokens: number } }> {
+export interface ApiTask<A extends Reply> {
+  /** The model id sent to the API. */
   model: string;
   priority: Priority;
   /** Aborts the wait for a gate, budget or backoff (a moved partition, a stop). */
@@ -59,16 +66,40 @@ export interface ApiTask<A extends { headers: Headers; usage: { prompt_tokens: n
   weight: { promptTokens: number; outputBudget: number };
   /** One attempt. Throws LlmError. */
   call: () => Promise<A>;
+  /** A routed call: the deployment of a route's chain it goes to. Absent: the model's own bucket and circuit. */
+  deployment?: Deployment;
 }
 
-/** A request's chat completion, through callWithRetries. */
+/** One deployment of a route's chain, as callWithRetries sees it. */
+export interface Deployment {
+  /** This deployment's limiter bucket and circuit. */
+  key: string;
+  /** No deployment follows: wait and retry here as an unrouted request does. */
+  isLast: boolean;
+  /** Longest wait for this deployment's budget before the next one answers instead. */
+  waitBudgetMs: number;
+}
+
+/** One deployment of a route's chain, as answerWithRetries calls it. */
+export interface CallTarget extends Deployment {
+  /** The model id sent to the API. */
+  model: string;
+  client: ChatClient;
+}
+
+/** A request's chat completion, through callWithRetries; `at` is the routed deployment, if any. */
 export function answerWithRetries(
   job: Job,
   messages: ChatMessage[],
+  /** What the request weighs against TPM: its prompt, and the answer budget (max_tokens or the model's default). */
   weight: { promptTokens: number; outputBudget: number },
   deps: AnswerDeps,
-): Promise<Answered> {
-  const { request, model } = job;
+  /** Absent: the job's model on the worker's own client, as before routing. */
+  at?: CallTarget,
+): Promise<Answered | FellBack> {
+  const { request } = job;
+  const model = at?.model ?? job.model;
+  const client = at?.client ?? deps.client;
   return callWithRetries(
     {
       model,
@@ -81,13 +112,14 @@ export function answerWithRetries(
       },
       weight,
       call: () =>
-        deps.client.complete({
+        client.complete({
           model,
           messages,
           params: request.params,
           requestId: request.request_id,
           timeoutMs: deps.timeoutMs,
         }),
+      ...(at && { deployment: { key: at.key, isLast: at.isLast, waitBudgetMs: at.waitBudgetMs } }),
     },
     deps,
   );
@@ -100,17 +132,30 @@ export function answerWithRetries(
  * that opened the model's circuit) puts the job back behind that gate without charging it: it cannot fail because
  * of a condition of everyone. `attempts` in the result counts every call made.
  */
-export async function callWithRetries<A extends { headers: Headers; usage: { prompt_tokens: number } }>(
+export function callWithRetries<A extends Reply>(
+  task: ApiTask<A> & { deployment?: undefined },
+  deps: RetryDeps,
+): Promise<Called<A>>;
+export function callWithRetries<A extends Reply>(
   task: ApiTask<A>,
   deps: RetryDeps,
-): Promise<Called<A>> {
+): Promise<Called<A> | FellBack>;
+export async function callWithRetries<A extends Reply>(
+  task: ApiTask<A>,
+  deps: RetryDeps,
+): Promise<Called<A> | FellBack> {
   const { model, ids, weight, lease } = task;
+  const target: Deployment = task.deployment ?? { key: model, isLast: true, waitBudgetMs: 0 };
+  const { key } = target;
   const own = new OwnRetryTime();
-  const modelGate = deps.gates.model(model);
+  const modelGate = deps.gates.model(key, { routed: key !== model });
   let calls = 0;
   let charged = 0;
   let apiMs = 0;
   for (;;) {
+    const circuit = { state: modelGate.state(), trialAvailable: modelGate.trialAvailable() };
+    const leaveClosed = fallbackReason({ kind: "circuit", ...circuit }, target.isLast);
+    if (leaveClosed) return { ok: "fallback", reason: leaveClosed, attempts: calls, apiMs };
     const waitStarted = deps.now();
     const account = await pass(deps.gates.account, lease);
     const modelAdmission = await pass(modelGate, lease).catch((err: unknown) => {
@@ -122,15 +167,27 @@ export async function callWithRetries<A extends { headers: Headers; usage: { pro
       modelGate.abandoned(modelAdmission);
     };
     let permit: Awaited<ReturnType<RateLimiter["acquire"]>>;
+    // With a deployment to fall back to, the wait for this one's budget is bounded by its wait budget.
+    const bounded = target.isLast ? undefined : boundedWait(lease, target.waitBudgetMs);
     try {
       permit = await deps.limiter.acquire({
-        model,
+        model: key,
         tokens: weight.promptTokens + weight.outputBudget,
         priority: task.priority,
-        signal: lease,
+        signal: bounded?.signal ?? lease,
       });
     } catch (err) {
+      bounded?.done();
       leave();
+      if (bounded?.timedOut() && !lease.aborted) {
+        const signal = {
+          kind: "budget_wait" as const,
+          expectedWaitMs: Infinity,
+          waitBudgetMs: target.waitBudgetMs,
+        };
+        const reason = fallbackReason(signal, target.isLast);
+        if (reason) return { ok: "fallback", reason, attempts: calls, apiMs };
+      }
       if (err instanceof RequestTooLargeError) {
         // No budget can ever hold it: waiting would block its conversation forever.
         const error = new LlmErrorClass("bad_request", err.message, { cause: err });
@@ -139,6 +196,7 @@ export async function callWithRetries<A extends { headers: Headers; usage: { pro
       if (lease.aborted) throw new LeftForRedelivery();
       throw err;
     }
+    bounded?.done();
     if (lease.aborted) {
       // The wait for budget outlasted our ownership: the budget goes back and the new owner asks for it.
       permit.release();
@@ -162,7 +220,7 @@ export async function callWithRetries<A extends { headers: Headers; usage: { pro
       deps.gates.account.succeeded(account);
       modelGate.succeeded(modelAdmission);
       deps.events.emit("attempt", { model, outcome: "success", statusClass: "2xx", seconds: ms / 1000 });
-      observeBudget(deps, model, answer.headers);
+      observeBudget(deps, key, answer.headers);
       // The API charges TPM at arrival with prompt + answer budget and gives nothing back for a short answer,
       // so only the prompt estimate is corrected; refunding unused completion tokens would overspend.
       permit.reconcile(answer.usage.prompt_tokens + weight.outputBudget);
@@ -172,7 +230,7 @@ export async function callWithRetries<A extends { headers: Headers; usage: { pro
       const ms = deps.now() - started;
       apiMs += ms;
       const statusClass = statusClassOf(error.status ?? error.code);
-      if (error.headers) observeBudget(deps, model, error.headers);
+      if (error.headers) observeBudget(deps, key, error.headers);
       deps.audit({
         ...ids,
         event: "attempt_failed",
@@ -206,7 +264,18 @@ export async function callWithRetries<A extends { headers: Headers; usage: { pro
       if (error.code === "rate_limited") {
         deps.events.emit("rate_limited", { model });
         // One replica hitting 429 holds the model back for all of them, instead of each finding out alone.
-        deps.limiter.holdBack(model, error.retryAfterMs ?? 1000);
+        deps.limiter.holdBack(key, error.retryAfterMs ?? 1000);
+      }
+      const leaveFor = fallbackReason(
+        error.code === "rate_limited"
+          ? { kind: "rate_limited", retryAfterMs: error.retryAfterMs, waitBudgetMs: target.waitBudgetMs }
+          : { kind: "error", code: error.code },
+        target.isLast,
+      );
+      if (leaveFor) {
+        // Not this request's failure: another deployment can answer it, uncharged against its retries.
+        deps.events.emit("attempt", { model, outcome: "requeued", statusClass, seconds: ms / 1000 });
+        return { ok: "fallback", reason: leaveFor, attempts: calls, apiMs };
       }
       charged++;
       own.start(deps.now() - ms);
@@ -231,6 +300,34 @@ export async function callWithRetries<A extends { headers: Headers; usage: { pro
       if (lease.aborted) throw new LeftForRedelivery();
     }
   }
+}
+
+/**
+ * The lease's signal, aborted also after `ms`: one timer, cleared as soon as the wait ends (AbortSignal.timeout
+ * plus AbortSignal.any would leave a timer and a composite signal behind per request until they fire or are
+ * collected, on the hot path of every routed call).
+ */
+function boundedWait(
+  lease: AbortSignal,
+  ms: number,
+): { signal: AbortSignal; timedOut(): boolean; done(): void } {
+  const c = new AbortController();
+  let timedOut = false;
+  const onLease = () => c.abort(lease.reason);
+  if (lease.aborted) c.abort(lease.reason);
+  else lease.addEventListener("abort", onLease, { once: true });
+  const timer = setTimeout(() => {
+    timedOut = true;
+    c.abort(new Error(`no budget within ${ms} ms`));
+  }, ms);
+  return {
+    signal: c.signal,
+    timedOut: () => timedOut,
+    done() {
+      clearTimeout(timer);
+      lease.removeEventListener("abort", onLease);
+    },
+  };
 }
 
 /** Through a gate, or out as LeftForRedelivery when the job's lease ends while it waits. */

@@ -26,6 +26,8 @@ export const ACCOUNT = "account";
 export class ApiGates {
   readonly account: CircuitBreaker;
   readonly #models = new Map<string, CircuitBreaker>();
+  /** Circuits of routed deployments: a request leaves them for the next deployment, so they pause nothing. */
+  readonly #routed = new Set<string>();
   readonly #o: ApiGatesOptions;
 
   constructor(opts: ApiGatesOptions) {
@@ -41,10 +43,11 @@ export class ApiGates {
     });
   }
 
-  /** The model's circuit (models are an allow-listed, bounded set). */
-  model(model: string): CircuitBreaker {
+  /** The model's (or a routed deployment's) circuit; names are an allow-listed, bounded set. */
+  model(model: string, opts: { routed?: boolean } = {}): CircuitBreaker {
     let breaker = this.#models.get(model);
     if (!breaker) {
+      if (opts.routed) this.#routed.add(model);
       const o = this.#o;
       breaker = new CircuitBreaker({
         detector: new OutageDetector(o.thresholds ?? DEFAULT_OUTAGE_THRESHOLDS),
@@ -62,7 +65,7 @@ export class ApiGates {
 
   /** Any model's API circuit not closed: consumption pauses, /readyz says api is down. */
   anyModelOpen(): boolean {
-    for (const b of this.#models.values()) if (b.state() !== "closed") return true;
+    for (const [name, b] of this.#models) if (!this.#routed.has(name) && b.state() !== "closed") return true;
     return false;
   }
 

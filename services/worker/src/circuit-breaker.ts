@@ -84,6 +84,11 @@ export class CircuitBreaker {
     };
   }
 
+  /** Half-open with its trial slot free: the next admit() is the trial (a router sends a request to find out). */
+  trialAvailable(): boolean {
+    return this.#state === "half_open" && !this.#trialOut;
+  }
+
   /** Waiting callers: what an open circuit holds back. */
   waiting(): number {
     return this.#waiters.length;

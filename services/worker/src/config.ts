@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { DEFAULT_TOPICS } from "@chatq/contracts";
 import { COMPRESSIONS } from "@chatq/kafka";
-import { knownModels } from "@chatq/llm";
+import { knownModels, ModelPriceSchema } from "@chatq/llm";
 import { z } from "zod";
 
 const DEFAULT_COMPRESSION = "lz4";
@@ -122,6 +122,27 @@ const EnvSchema = z.object({
   SUMMARY_MODEL: z.string().min(1).default("gpt-4o-mini"),
   SUMMARY_MAX_TOKENS: int(16, 4096).default(400),
   ...RETRIEVAL_ENV,
+  // Routing and spend (README: Routing and spend).
+  ROUTES_FILE: z.string().min(1).optional(),
+  ROUTES_POLL_MS: int(0).default(5_000),
+  ROUTE_WAIT_BUDGET_MS: int(0).default(2_000),
+  PRICES_FILE: z.string().min(1).optional(),
+  PRICES_VERSION: z.string().min(1).max(64).optional(),
+  PRICES_OVERRIDES: z
+    .string()
+    .transform((v, ctx) => {
+      try {
+        return JSON.parse(v) as unknown;
+      } catch {
+        ctx.addIssue({ code: "custom", message: 'must be JSON like {"my-model":{"input":1,"output":2}}' });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.record(z.string(), ModelPriceSchema))
+    .optional(),
+  BUDGETS_FILE: z.string().min(1).optional(),
+  BUDGET_SPEND_REFRESH_MS: int(0).default(1_000),
+  BUDGET_METRIC_TENANTS: csv.optional(),
 });
 
 export type WorkerConfig = ReturnType<typeof toConfig>;
@@ -148,11 +169,28 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
   }
-  return toConfig(parsed.data);
+  return toConfig(parsed.data, (name) => env[name]);
 }
 
-function toConfig(e: z.infer<typeof EnvSchema>) {
+/** `secret` reads a deployment's key reference: the route file names a variable, never holds a key. */
+function toConfig(
+  e: z.infer<typeof EnvSchema>,
+  secret: (name: string) => string | undefined = () => undefined,
+) {
   return {
+    secret,
+    routing: {
+      routesFile: e.ROUTES_FILE,
+      pollMs: e.ROUTES_POLL_MS,
+      waitBudgetMs: e.ROUTE_WAIT_BUDGET_MS,
+      pricesFile: e.PRICES_FILE,
+      pricesVersion: e.PRICES_VERSION,
+      priceOverrides: e.PRICES_OVERRIDES,
+      budgetsFile: e.BUDGETS_FILE,
+      spendRefreshMs: e.BUDGET_SPEND_REFRESH_MS,
+      // Tenants named in metric labels; every other tenant is "other" (labels stay bounded).
+      metricTenants: new Set(e.BUDGET_METRIC_TENANTS ?? []),
+    },
     kafka: {
       brokers: e.KAFKA_BROKERS,
       clientId: e.KAFKA_CLIENT_ID,

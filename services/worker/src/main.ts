@@ -34,6 +34,8 @@ const shutdown = async (signal: string, code: number) => {
   process.exit(code);
 };
 process.on("SIGTERM", () => void shutdown("SIGTERM", 0));
+// Re-read the route file now (it is also polled every ROUTES_POLL_MS); a bad file is refused and logged.
+process.on("SIGHUP", () => worker.reloadRoutes());
 process.on("SIGINT", () => void shutdown("SIGINT", 0));
 void worker.fatal.then((err) => {
   log.fatal({ err }, "kafka consumer gave up");

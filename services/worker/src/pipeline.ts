@@ -17,9 +17,10 @@ import { type Job, replyTopicOf } from "./job.ts";
 import { KeyedScheduler } from "./keyed-scheduler.ts";
 import { OffsetTracker } from "./offset-tracker.ts";
 import { PartitionLeases } from "./partition-leases.ts";
-import { type ContextDeps, processJob } from "./process-job.ts";
+import { type ContextDeps, processJob, type RoutingDeps } from "./process-job.ts";
 import { RecentReplies } from "./recent-replies.ts";
 import { isStoreOutage, retryThroughOutage } from "./retry-through-outage.ts";
+import { plainRouting } from "./routing-deps.ts";
 import { ConversationSummariser, type SummariserSettings } from "./summarise-conversation.ts";
 import type { WorkerEvents } from "./worker-events.ts";
 
@@ -45,6 +46,8 @@ export interface PipelinePorts {
   random: () => number;
   /** With retrieval configured: where chunks are, and the embeddings endpoint. */
   retrieval?: { store: VectorStore; embeddings: EmbeddingClient } | undefined;
+  /** Routes, prices and budgets; absent: plain models, the shipped prices, no budgets. */
+  routing?: RoutingDeps;
 }
 
 export interface PipelineSettings {
@@ -87,6 +90,7 @@ export class Pipeline {
   readonly #answerDeps: AnswerDeps;
   readonly #contextDeps: ContextDeps;
   readonly #summariser: ConversationSummariser | undefined;
+  readonly #routing: RoutingDeps;
   readonly #intakeDeps: IntakeDeps;
   #intakeChain: Promise<void> = Promise.resolve();
   #intakeQueued = 0;
@@ -171,6 +175,7 @@ export class Pipeline {
             }
           : undefined,
     };
+    this.#routing = ports.routing ?? plainRouting();
     this.#intakeDeps = {
       limits: settings.decode,
       defaultModel: settings.defaultModel,
@@ -263,6 +268,7 @@ export class Pipeline {
         historyMaxMessages: this.#s.historyMaxMessages,
         replyTopic: this.#s.topics.replies,
         withStoreRetry: (fn) => this.#withStoreRetry(fn, job.lease),
+        routing: this.#routing,
       });
       const published = await this.#effects.push(effect);
       completed = true;
@@ -270,7 +276,8 @@ export class Pipeline {
       if (published !== undefined) this.#recent.set(id, published);
       const { reply } = effect.outcome;
       this.#p.events.emit("finished", {
-        model: job.model,
+        // The model that answered (a route's deployment), not the route name asked for.
+        model: effect.outcome.model,
         priority: job.priority,
         reply,
         apiMs: effect.outcome.apiMs,

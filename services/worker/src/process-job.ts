@@ -1,7 +1,8 @@
 import type { ChatMessage, HistoryMode, Retrieval, Source } from "@chatq/contracts";
 import {
+  type ChatClient,
   classifyError,
-  costUsd,
+  costOf,
   countMessageTokens,
   countTextTokens,
   type EmbeddingClient,
@@ -9,21 +10,27 @@ import {
   modelInfo,
   outputBudget,
   PROMPT_OVERHEAD_TOKENS,
+  type PriceTable,
 } from "@chatq/llm";
 import type { SearchHit, VectorStore } from "@chatq/retrieval";
+import { DEFAULT_DEPLOYMENT, type FallbackReason, type RouteTable, type Target } from "@chatq/routing";
 import type { Outcome, Store } from "@chatq/store";
 import {
   type AnswerDeps,
   type Answered,
   answerWithRetries,
+  type CallTarget,
+  type FellBack,
   LeftForRedelivery,
 } from "./answer-with-retries.ts";
 import { buildContext } from "./build-context.ts";
-import { completedReply, failedReply } from "./build-reply.ts";
+import { completedReply, failedReply, refusedReply, withRouting } from "./build-reply.ts";
 import type { Effect } from "./effects.ts";
 import { type EmbedSettings, embedWithRetries } from "./embed-with-retries.ts";
 import { type Job, replyTopicOf } from "./job.ts";
 import { isStoreOutage } from "./retry-through-outage.ts";
+import { routeRequest } from "./route-request.ts";
+import { type BudgetDecision, decideBudget, type TenantBudget } from "./tenant-budget.ts";
 
 export interface ProcessDeps {
   store: Pick<Store, "loadContext">;
@@ -33,6 +40,31 @@ export interface ProcessDeps {
   replyTopic: string;
   /** Retries reads that fail because Postgres is away; the request waits rather than failing. */
   withStoreRetry: <T>(fn: () => Promise<T>) => Promise<T>;
+  routing: RoutingDeps;
+}
+
+/** What routing, pricing and budgets need; each part is optional in effect (an empty table, no policy). */
+export interface RoutingDeps {
+  table: () => RouteTable;
+  /** The API client of a routed deployment (the default deployment is AnswerDeps.client). */
+  clientFor: (target: Target) => ChatClient;
+  /** The longest wait for a deployment's budget before falling back. */
+  waitBudgetMs: (target: Target) => number;
+  prices: () => PriceTable;
+  budgetOf: (tenant: string | undefined) => TenantBudget | undefined;
+  tenantSpend: (tenant: string) => Promise<{ dayUsd: number; monthUsd: number }>;
+  /** A cost just incurred, counted against the tenant's budget before its usage row is written. */
+  charge: (tenant: string, usd: number) => void;
+  /** Epoch ms: route deprecations and budget periods are calendar dates. */
+  clock: () => number;
+}
+
+/** Where a request went: its route and variant, the deployment that answered (or last tried), what it left. */
+interface RouteTaken {
+  route?: string | undefined;
+  variant?: string | undefined;
+  target: Target;
+  fallbacks: { from: string; reason: FallbackReason }[];
 }
 
 export type OutcomeEffect = Extract<Effect, { kind: "outcome" }>;
@@ -42,33 +74,41 @@ export async function processJob(
   job: Job,
   deps: ProcessDeps,
 ): Promise<{ effect: OutcomeEffect; estimatedPromptTokens: number }> {
-  const { request, model } = job;
+  const { request } = job;
   const conversationId = request.conversation_id;
-  const { answered, promptTokens, history, sources } = await answer(job, deps);
+  const refusal = await refuseBeforeCall(job, deps);
+  if (refusal !== undefined) return refusal;
+  const { answered, promptTokens, taken, history, sources } = await answer(job, deps);
   const context = { ...(history !== undefined && { history }), ...(sources !== undefined && { sources }) };
   const latencyMs = deps.answer.now() - job.receivedAt;
+  // Cost, tokens and the stored model are the deployment's that answered, not the name the producer asked for.
+  const model = taken?.target.model ?? job.model;
+  const prices = deps.routing.prices();
   const base = {
     request,
     model,
     apiMs: answered.apiMs,
     attempts: answered.attempts,
     finishedAt: new Date(),
+    priceVersion: prices.version,
+    ...(taken && { routing: routingOf(taken) }),
   };
   let outcome: Outcome;
   if (answered.ok) {
     const { answer } = answered;
-    const cost = costUsd(model, answer.usage);
+    const cost = costOf(prices, model, { ...answer.usage, cachedPromptTokens: answer.cachedPromptTokens });
+    if (cost !== undefined && request.tenant !== undefined) deps.routing.charge(request.tenant, cost);
     outcome = {
       ...base,
       newTurns: request.messages,
       usage: answer.usage,
-      costUsd: cost,
+      ...(cost !== undefined && { costUsd: cost }),
       reply: completedReply(request.request_id, conversationId, context, {
         model: answer.model,
         content: answer.content,
         finishReason: answer.finishReason,
         usage: answer.usage,
-        costUsd: cost,
+        costUsd: cost ?? 0,
         latencyMs,
         attempts: answered.attempts,
       }),
@@ -85,6 +125,7 @@ export async function processJob(
       }),
     };
   }
+  if (taken) outcome.reply = withRouting(outcome.reply, { ...taken, deployment: taken.target.deployment });
   return {
     estimatedPromptTokens: promptTokens,
     effect: {
@@ -117,18 +158,26 @@ export interface RetrievalDeps {
   tenantDefaults: Readonly<Record<string, Retrieval>>;
 }
 
-interface Answer {
-  answered: Answered;
-  promptTokens: number;
+/** What the request's context was built from, as the reply reports it. */
+interface ContextUsed {
   history?: HistoryMode;
   sources?: Source[];
 }
 
-/** History (+ summary) and retrieved context → context window → API. Every way this can end is an Answered; only a shutdown throws. */
-async function answer(job: Job, deps: ProcessDeps): Promise<Answer> {
-  const { request, model } = job;
+type Stored = Awaited<ReturnType<Store["loadContext"]>>;
+type Retrieved = { asked: boolean; hits: SearchHit[] };
+
+/**
+ * History (+ summary) and retrieved context → route → per deployment: context window → API. Every end is an
+ * Answered; only a shutdown throws.
+ */
+async function answer(
+  job: Job,
+  deps: ProcessDeps,
+): Promise<{ answered: Answered; promptTokens: number; taken?: RouteTaken } & ContextUsed> {
+  const { request } = job;
   const conversationId = request.conversation_id;
-  let stored: Awaited<ReturnType<Store["loadContext"]>> = { summary: undefined, turns: [] };
+  let stored: Stored = { summary: undefined, turns: [] };
   if (conversationId !== undefined && deps.historyMaxMessages > 0) {
     try {
       stored = await deps.withStoreRetry(() =>
@@ -149,6 +198,72 @@ async function answer(job: Job, deps: ProcessDeps): Promise<Answer> {
   const retrieved = await retrieve(job, deps);
   if (!retrieved.ok) return { answered: failure(retrieved.error), promptTokens: 0 };
 
+  const resolution = routeRequest(job, deps.routing.table(), deps.routing.clock());
+  // refuseBeforeCall turned a retired model away already; the table may have changed since, so check again.
+  if (!resolution.ok)
+    return { answered: failure(new LlmError("not_found", resolution.message)), promptTokens: 0 };
+  const unrouted = resolution.route === undefined && resolution.chain[0]?.deployment === DEFAULT_DEPLOYMENT;
+  const taken: RouteTaken | undefined = unrouted
+    ? undefined
+    : {
+        route: resolution.route,
+        variant: resolution.variant,
+        target: resolution.chain[0] as Target,
+        fallbacks: [],
+      };
+  if (resolution.deprecated) deps.answer.events.emit("deprecated_model", resolution.deprecated);
+  let last: ({ answered: Answered; promptTokens: number } & ContextUsed) | undefined;
+  for (const [i, target] of resolution.chain.entries()) {
+    const isLast = i === resolution.chain.length - 1;
+    if (taken) taken.target = target;
+    const at: CallTarget | undefined = unrouted
+      ? target.model === job.model
+        ? undefined
+        : // A retired model routed to its replacement: the worker's own client, the replacement's budget.
+          {
+            model: target.model,
+            key: target.model,
+            client: deps.answer.client,
+            isLast: true,
+            waitBudgetMs: 0,
+          }
+      : {
+          model: target.model,
+          key: `@${target.deployment}`,
+          client: deps.routing.clientFor(target),
+          isLast,
+          waitBudgetMs: deps.routing.waitBudgetMs(target),
+        };
+    const tried = await answerAt(job, target.model, { stored, retrieved }, deps, at);
+    if (tried.answered.ok === "fallback") {
+      taken?.fallbacks.push({ from: target.deployment, reason: tried.answered.reason });
+      continue;
+    }
+    last = { ...tried, answered: tried.answered };
+    break;
+  }
+  if (taken && resolution.route !== undefined) {
+    deps.answer.events.emit("routed", {
+      route: resolution.route,
+      variant: resolution.variant,
+      deployment: taken.target.deployment,
+      fallbacks: taken.fallbacks,
+    });
+  }
+  // The last deployment never falls back, so the loop always ends with an answer.
+  return { ...(last as { answered: Answered; promptTokens: number } & ContextUsed), ...(taken && { taken }) };
+}
+
+/** One deployment: what fits its model's context window, then the API (a deployment that cannot take it: next). */
+async function answerAt(
+  job: Job,
+  model: string,
+  { stored, retrieved }: { stored: Stored; retrieved: Retrieved },
+  deps: ProcessDeps,
+  at: CallTarget | undefined,
+): Promise<{ answered: Answered | FellBack; promptTokens: number } & ContextUsed> {
+  const { request } = job;
+  const conversationId = request.conversation_id;
   const info = modelInfo(model);
   const maxTokens = outputBudget(model, request.params);
   const budget = info.contextWindow - maxTokens - PROMPT_OVERHEAD_TOKENS;
@@ -166,6 +281,7 @@ async function answer(job: Job, deps: ProcessDeps): Promise<Answer> {
   if (built.promptTokens > budget) {
     // Would be a 400 from the API anyway: say so without spending a call or any budget.
     const why = `the request's own messages need ${promptTokens} tokens; ${model} leaves ${budget} for the prompt after an answer budget of ${maxTokens}`;
+    if (at !== undefined && !at.isLast) return { answered: fellBack("context_length"), promptTokens };
     return { answered: failure(new LlmError("context_length", why)), promptTokens };
   }
   if (conversationId !== undefined && built.summariseThroughId !== undefined) {
@@ -177,6 +293,7 @@ async function answer(job: Job, deps: ProcessDeps): Promise<Answer> {
     built.messages,
     { promptTokens, outputBudget: maxTokens },
     deps.answer,
+    at,
   );
   return {
     answered,
@@ -258,6 +375,85 @@ function roundScore(score: number): number {
   return Math.round(score * 10_000) / 10_000;
 }
 
+function fellBack(reason: FallbackReason): FellBack {
+  return { ok: "fallback", reason, attempts: 0, apiMs: 0 };
+}
+
+function routingOf(t: RouteTaken): NonNullable<Outcome["routing"]> {
+  return {
+    ...(t.route !== undefined && { route: t.route }),
+    ...(t.variant !== undefined && { variant: t.variant }),
+    deployment: t.target.deployment,
+    ...(t.fallbacks.length > 0 && {
+      fallbackReason: t.fallbacks.map((f) => `${f.from}:${f.reason}`).join(","),
+    }),
+  };
+}
+
+/**
+ * Refusals that need no API call: a retired model whose deprecation says reject, and a tenant over its budget
+ * (or, by its policy, held until the period resets). Nothing is charged; the reply says why and when.
+ */
+async function refuseBeforeCall(
+  job: Job,
+  deps: ProcessDeps,
+): Promise<{ effect: OutcomeEffect; estimatedPromptTokens: number } | undefined> {
+  const { request } = job;
+  const resolution = routeRequest(job, deps.routing.table(), deps.routing.clock());
+  if (!resolution.ok) return refused(job, deps, resolution.code, resolution.message, false);
+  const tenant = request.tenant;
+  const budget = deps.routing.budgetOf(tenant);
+  if (tenant === undefined || budget === undefined) return undefined;
+  for (;;) {
+    const spend = await deps.withStoreRetry(() => deps.routing.tenantSpend(tenant));
+    const decision: BudgetDecision = decideBudget(budget, spend, deps.routing.clock());
+    deps.answer.events.emit("budget_checked", { tenant, decision });
+    if (decision.kind === "admit") return undefined;
+    if (decision.kind === "reject") {
+      const message = `tenant ${tenant} reached its ${decision.period === "day" ? "daily" : "monthly"} budget of $${decision.limitUsd} ($${decision.spentUsd.toFixed(6)} spent); it resets at ${new Date(decision.resetsAtMs).toISOString()}`;
+      return refused(job, deps, "budget_exceeded", message, true);
+    }
+    // Held: the request waits for the reset (its lease lets go at a rebalance or a stop, uncommitted).
+    await deps.answer.sleep(Math.max(0, decision.resetsAtMs - deps.routing.clock()) + 1000, job.lease);
+    if (job.lease.aborted) throw new LeftForRedelivery();
+  }
+}
+
+function refused(
+  job: Job,
+  deps: ProcessDeps,
+  code: string,
+  message: string,
+  retryable: boolean,
+): { effect: OutcomeEffect; estimatedPromptTokens: number } {
+  const { request } = job;
+  const reply = refusedReply(request.request_id, request.conversation_id, {
+    model: job.model,
+    code,
+    message,
+    retryable,
+    latencyMs: deps.answer.now() - job.receivedAt,
+  });
+  const outcome: Outcome = {
+    request,
+    model: job.model,
+    reply,
+    newTurns: [],
+    apiMs: 0,
+    attempts: 0,
+    finishedAt: new Date(),
+  };
+  return {
+    estimatedPromptTokens: 0,
+    effect: {
+      kind: "outcome",
+      source: job.source,
+      outcome,
+      reply: { topic: replyTopicOf(request, deps.replyTopic), key: job.key, value: JSON.stringify(reply) },
+    },
+  };
+}
+
 function failure(error: LlmError): Answered {
   return { ok: false, error, attempts: 0, apiMs: 0 };
 }
@@ -271,9 +467,10 @@ async function answerOrFail(
   messages: ChatMessage[],
   weight: { promptTokens: number; outputBudget: number },
   deps: AnswerDeps,
-): Promise<Answered> {
+  at?: CallTarget,
+): Promise<Answered | FellBack> {
   try {
-    return await answerWithRetries(job, messages, weight, deps);
+    return await answerWithRetries(job, messages, weight, deps, at);
   } catch (err) {
     if (err instanceof LeftForRedelivery || job.lease.aborted) throw err;
     return failure(classifyError(err));

@@ -5,7 +5,11 @@ import type { WorkerEvents } from "./worker-events.ts";
  * The only place worker events become Prometheus series. Domain code emits what happened; this decides what
  * is counted, so every dead letter and every republish is counted on every path.
  */
-export function recordMetrics(events: WorkerEvents, m: ChatqMetrics): void {
+export function recordMetrics(
+  events: WorkerEvents,
+  m: ChatqMetrics,
+  opts: { metricTenants?: ReadonlySet<string> } = {},
+): void {
   events.on("consumed", ({ topic }) => m.requestsConsumed.inc({ topic }));
   events.on("rejected", ({ reason }) => m.requestsRejected.inc({ reason }));
   events.on("dead_lettered", ({ reason }) => m.deadLetters.inc({ reason }));
@@ -27,6 +31,11 @@ export function recordMetrics(events: WorkerEvents, m: ChatqMetrics): void {
     if (reply.history !== undefined) m.contextHistory.inc({ history: reply.history });
     if (reply.sources !== undefined) m.retrievalChunks.inc(reply.sources.length);
     if (reply.cost_usd !== undefined) m.costUsd.inc({ model }, reply.cost_usd);
+    if (reply.route !== undefined) {
+      const variant = reply.variant ?? "";
+      m.routeRequests.inc({ route: reply.route, variant, status: reply.status });
+      if (reply.cost_usd !== undefined) m.routeCostUsd.inc({ route: reply.route, variant }, reply.cost_usd);
+    }
     const e2eMs = Math.max(0, Date.now() - e.originMs);
     m.endToEndLatency.observe({ priority: e.priority }, e2eMs / 1000);
     m.addedLatency.observe({ priority: e.priority }, Math.max(0, e2eMs - e.apiMs) / 1000);
@@ -58,4 +67,14 @@ export function recordMetrics(events: WorkerEvents, m: ChatqMetrics): void {
     m.circuitTransitions.inc({ circuit, state });
   });
   events.on("in_flight", ({ count }) => m.inFlight.set(count));
+  events.on("routed", ({ route, fallbacks }) => {
+    for (const f of fallbacks) m.routeFallbacks.inc({ route, from: f.from, reason: f.reason });
+  });
+  events.on("routes_reloaded", ({ ok }) => m.routeReloads.inc({ result: ok ? "applied" : "refused" }));
+  events.on("deprecated_model", ({ model, state }) => m.deprecatedModelRequests.inc({ model, state }));
+  events.on("budget_checked", ({ tenant, decision }) => {
+    const label = opts.metricTenants?.has(tenant) ? tenant : "other";
+    const kind = decision.kind === "admit" && decision.soft !== undefined ? "soft" : decision.kind;
+    m.tenantBudgetDecisions.inc({ tenant: label, decision: kind });
+  });
 }

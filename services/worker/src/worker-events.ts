@@ -1,8 +1,10 @@
 import type { ChatReply, DeadLetterCode, Priority } from "@chatq/contracts";
 import type { LlmErrorCode } from "@chatq/llm";
 import type { RateLimitObservation } from "@chatq/ratelimit";
+import type { FallbackReason } from "@chatq/routing";
 import type { AttemptOutcome, PauseReason, StatusClass } from "@chatq/telemetry";
 import type { CircuitState } from "./circuit-breaker.ts";
+import type { BudgetDecision } from "./tenant-budget.ts";
 
 /**
  * What happens in the worker, as typed events. The parts say what happened; record-metrics.ts turns events into
@@ -46,6 +48,19 @@ export interface WorkerEventMap {
   circuit_changed: { circuit: string; state: CircuitState; reason?: string; nextTryInMs?: number };
   assignment_changed: { partitions: readonly number[]; lost: readonly number[]; handedOver: number };
   in_flight: { count: number };
+  /** A request for a route answered (or finally failed) at `deployment`, after leaving `fallbacks` in order. */
+  routed: {
+    route: string;
+    variant: string;
+    deployment: string;
+    fallbacks: readonly { from: string; reason: FallbackReason }[];
+  };
+  /** A request named a model within 30 days of retirement, or a retired one (routed to its replacement). */
+  deprecated_model: { model: string; state: "retiring" | "retired"; replacement: string };
+  /** A tenant's budget was checked at admission. Metrics never carry the tenant unless allow-listed. */
+  budget_checked: { tenant: string; decision: BudgetDecision };
+  /** The route file was read again: applied, or refused with the old table still serving. */
+  routes_reloaded: { ok: boolean; version?: string | undefined; problems?: readonly string[] };
 }
 
 export type WorkerEventName = keyof WorkerEventMap;

@@ -1,7 +1,8 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { createBatchConsumer, createKafka, createRecordProducer, ensureTopics } from "@chatq/kafka";
-import { createChatClient, createEmbeddingClient } from "@chatq/llm";
+import { createChatClient, createEmbeddingClient, loadPriceTable } from "@chatq/llm";
 import { createRateLimiter } from "@chatq/ratelimit";
+import { RouteSource, type RouteTable } from "@chatq/routing";
 import { createStore, migrate, type Store } from "@chatq/store";
 import { type ChatqMetrics, type Logger, primeSeries, startTelemetryServer } from "@chatq/telemetry";
 import { ApiGates } from "./api-gates.ts";
@@ -11,6 +12,8 @@ import { openRetrievalStore } from "./document-library.ts";
 import { startLagMonitor } from "./lag-monitor.ts";
 import { Pipeline, type PipelinePorts } from "./pipeline.ts";
 import { recordMetrics } from "./record-metrics.ts";
+import { wireRouting } from "./routing-deps.ts";
+import { readBudgetPolicy } from "./tenant-budget.ts";
 import { WorkerEvents } from "./worker-events.ts";
 
 export interface RunningWorker {
@@ -19,6 +22,8 @@ export interface RunningWorker {
   /** Resolves on a failure the worker cannot recover from (kafkajs gave up); main exits non-zero. */
   fatal: Promise<Error>;
   metricsPort: number;
+  /** Re-reads the route file (SIGHUP); a bad one is refused and the old table keeps serving. */
+  reloadRoutes(): void;
 }
 
 /** Resolves after ms, or early when the signal aborts; never rejects. */
@@ -41,7 +46,7 @@ export async function startWorker(
     onTimeout: (name, ms) => log.warn({ part: name, ms }, "closing timed out; going on"),
   });
   const events = new WorkerEvents((err, event) => log.error({ err, event }, "event listener failed"));
-  recordMetrics(events, metrics);
+  recordMetrics(events, metrics, { metricTenants: config.routing.metricTenants });
   try {
     return await start(config, log, metrics, events, closers);
   } catch (err) {
@@ -57,6 +62,31 @@ async function start(
   events: WorkerEvents,
   closers: Closers,
 ): Promise<RunningWorker> {
+  // Routes, prices and budgets first: a broken file stops the worker before it connects to anything.
+  const routes = new RouteSource({
+    path: config.routing.routesFile,
+    pollMs: config.routing.pollMs,
+    onReload: (o) => {
+      if (o.ok) {
+        applyRoutes(config, o.table);
+        events.emit("routes_reloaded", { ok: true, version: o.table.version });
+        if (o.changed)
+          log.info({ version: o.table.version, file: config.routing.routesFile }, "route table reloaded");
+      } else {
+        events.emit("routes_reloaded", { ok: false, problems: o.error.problems });
+        log.error({ problems: o.error.problems }, "route file refused; the previous table keeps serving");
+      }
+    },
+  });
+  closers.add("routes", () => routes.stop());
+  applyRoutes(config, routes.current());
+  const prices = loadPriceTable(config.routing.pricesFile, {
+    version: config.routing.pricesVersion,
+    models: config.routing.priceOverrides,
+  });
+  const budgets =
+    config.routing.budgetsFile === undefined ? undefined : readBudgetPolicy(config.routing.budgetsFile);
+
   // The parts /readyz asks about, filled in as they start.
   const parts: { store?: Store; gates?: ApiGates; pipeline?: Pipeline; crashed?: Error } = {};
   const starting = { ok: false, detail: "starting" };
@@ -179,6 +209,20 @@ async function start(
     heartbeatIntervalMs: config.kafka.heartbeatIntervalMs,
   });
   closers.add("consumer", () => consumer.disconnect(), 5000);
+  const routing = wireRouting({
+    routes,
+    prices,
+    budgets,
+    store,
+    defaults: {
+      apiKey: config.openai.apiKey,
+      baseURL: config.openai.baseURL,
+      organization: config.openai.organization,
+    },
+    secret: config.secret,
+    waitBudgetMs: config.routing.waitBudgetMs,
+    spendRefreshMs: config.routing.spendRefreshMs,
+  });
   const pipeline = new Pipeline(
     {
       consumer,
@@ -193,6 +237,7 @@ async function start(
       sleep,
       random: Math.random,
       retrieval,
+      routing,
     },
     {
       topics: config.topics,
@@ -258,17 +303,36 @@ async function start(
       max_in_flight: config.worker.maxInFlight,
       shared_budget: config.redisUrl !== undefined,
       openai_base_url: config.openai.baseURL ?? "https://api.openai.com/v1",
+      routes: Object.keys(routes.current().routes),
+      route_table_version: routes.current().version,
+      price_version: prices.version,
     },
     "worker started",
   );
   return {
     metricsPort: telemetry.port,
     fatal,
+    reloadRoutes: () => void routes.reload(),
     async stop() {
       await closers.close(now() + config.worker.shutdownTimeoutMs);
       log.info({ committed_through: "last finished offset" }, "stopped");
     },
   };
+}
+
+/**
+ * What a route table changes outside routing: its route names (and deprecated models) become requestable model
+ * names, and each deployment with limits gets its own bucket in the shared limiter (`@{deployment}`). Names are
+ * only added: a request already admitted for a route removed since is still decodable when redelivered.
+ */
+function applyRoutes(config: WorkerConfig, table: RouteTable): void {
+  for (const name of [...Object.keys(table.routes), ...Object.keys(table.deprecations)]) {
+    config.openai.allowedModels.add(name);
+  }
+  const perModel = config.rateLimit.limits.perModel;
+  for (const [id, d] of Object.entries(table.deployments)) {
+    if (d.limits) perModel[`@${id}`] = d.limits;
+  }
 }
 
 /**
