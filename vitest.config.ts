@@ -8,6 +8,9 @@ export default defineConfig({
           name: "unit",
           // test/fuzz holds pure generators of hostile input: their own tests need no services.
           include: ["packages/*/src/**/*.test.ts", "services/*/src/**/*.test.ts", "test/fuzz/**/*.test.ts"],
+          // Property tests run hundreds of cases; on two cores shared with the integration stack a 5 s default
+          // fails them for the machine's load, not for anything they check.
+          testTimeout: 60_000,
         },
       },
       {
