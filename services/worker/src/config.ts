@@ -3,6 +3,7 @@ import { DEFAULT_TOPICS } from "@chatq/contracts";
 import { COMPRESSIONS } from "@chatq/kafka";
 import { knownModels, ModelPriceSchema } from "@chatq/llm";
 import { z } from "zod";
+import { BATCH_ENV, toBatchConfig } from "./batch-config.ts";
 
 const DEFAULT_COMPRESSION = "lz4";
 const int = (min: number, max: number = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
@@ -143,6 +144,7 @@ const EnvSchema = z.object({
   BUDGETS_FILE: z.string().min(1).optional(),
   BUDGET_SPEND_REFRESH_MS: int(0).default(1_000),
   BUDGET_METRIC_TENANTS: csv.optional(),
+  ...BATCH_ENV,
 });
 
 export type WorkerConfig = ReturnType<typeof toConfig>;
@@ -260,6 +262,7 @@ function toConfig(
       summary: e.SUMMARY_ENABLED ? { model: e.SUMMARY_MODEL, maxTokens: e.SUMMARY_MAX_TOKENS } : undefined,
     },
     retrieval: retrievalConfig(e),
+    batch: toBatchConfig(e),
     telemetry: { port: e.METRICS_PORT, host: e.METRICS_HOST },
     log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY, logContent: e.LOG_CONTENT },
   };

@@ -1,0 +1,146 @@
+import { randomUUID } from "node:crypto";
+import type { RecordProducer } from "@chatq/kafka";
+import { type ChatClientOptions, createBatchClient, type PriceTable } from "@chatq/llm";
+import { type BatchStore, type ConnectionOptions, createBatchStore, type Store } from "@chatq/store";
+import { createBatchMetrics, type Logger, type Registry } from "@chatq/telemetry";
+import { BatchCollector } from "./batch-collector.ts";
+import type { BatchConfig } from "./batch-config.ts";
+import { batchApiEnabled, goesToBatchApi } from "./batch-mode.ts";
+import { BatchRunner } from "./batch-runner.ts";
+import { Effects } from "./effects.ts";
+import type { Job } from "./job.ts";
+import { isStoreOutage, retryThroughOutage } from "./retry-through-outage.ts";
+import type { WorkerEvents } from "./worker-events.ts";
+
+/** What the pipeline sees of the Batch API path: which jobs it takes, and their hand-over. */
+export interface BatchHandoff {
+  takes(job: Job): boolean;
+  /** Resolves once the job's batch is durably recorded: its offset may be committed. */
+  handOver(job: Job): Promise<void>;
+  pending(): number;
+}
+
+export interface BatchPath extends BatchHandoff {
+  stop(): Promise<void>;
+}
+
+export interface BatchPathDeps {
+  config: BatchConfig;
+  database: ConnectionOptions;
+  store: Store;
+  producer: RecordProducer;
+  topics: { replies: string; deadLetter: string };
+  api: ChatClientOptions;
+  prices: () => PriceTable;
+  charge: (tenant: string, usd: number) => void;
+  /** The synchronous budget has a queue (for batch_mode auto). */
+  syncBusy: () => boolean;
+  events: WorkerEvents;
+  log: Logger;
+  registry: Registry;
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** This worker's name as a batch owner (unique per process). */
+  owner?: string;
+}
+
+/**
+ * Builds the collector and the runner when some batch_mode is on; undefined otherwise (the default: every request
+ * goes the synchronous way and no batch table is touched). Batch replies go through an Effects of their own: the
+ * same store → publish order and the same one-reply-per-request_id, but they release no Kafka offsets (theirs
+ * were committed when the batch was recorded).
+ */
+export function startBatchPath(d: BatchPathDeps): BatchPath | undefined {
+  const { config } = d;
+  if (!batchApiEnabled(config.modes)) return undefined;
+  const owner = d.owner ?? `worker-${randomUUID()}`;
+  const metrics = createBatchMetrics(d.registry);
+  const batches: BatchStore = createBatchStore({
+    ...d.database,
+    applicationName: "chatq-batches",
+    onError: (err) => d.log.warn({ err }, "batch store: postgres error"),
+  });
+  const effects = new Effects({
+    store: d.store,
+    producer: d.producer,
+    deadLetterTopic: d.topics.deadLetter,
+    events: d.events,
+    onDone: () => {},
+    onError: (operation, err) => d.log.warn({ err, operation }, "batch effects write failed; retrying"),
+    sleep: (ms) => d.sleep(ms),
+  });
+  const stopping = new AbortController();
+  const runner = new BatchRunner(
+    {
+      owner,
+      leaseMs: config.leaseMs,
+      pollMinMs: config.pollMinMs,
+      pollMaxMs: config.pollMaxMs,
+      tickMs: Math.min(config.pollMinMs, config.leaseMs / 2, 5_000),
+      replyTopic: d.topics.replies,
+    },
+    {
+      store: batches,
+      client: createBatchClient(d.api),
+      pushEffect: (e) => effects.push(e),
+      prices: d.prices,
+      charge: d.charge,
+      count: (outcome, n) => metrics.requests.inc({ outcome }, n),
+      log: d.log,
+      sleep: d.sleep,
+      now: Date.now,
+    },
+  );
+  const collector = new BatchCollector(
+    {
+      maxRequests: config.maxRequests,
+      maxBytes: config.maxBytes,
+      maxWaitMs: config.maxWaitMs,
+      leaseMs: 0,
+      deadlineMs: config.deadlineMs,
+    },
+    {
+      store: batches,
+      owner,
+      withStoreRetry: (fn) =>
+        retryThroughOutage(fn, {
+          onError: (err) => d.log.warn({ err }, "batch hand-over: postgres unavailable; retrying"),
+          giveUp: (err) => stopping.signal.aborted || !isStoreOutage(err),
+          sleep: (ms) => d.sleep(ms, stopping.signal),
+        }),
+      now: Date.now,
+      onHandedOver: (batchId, model, requests, recorded) => {
+        metrics.requests.inc({ outcome: "handed_over" }, recorded);
+        d.log.info({ batch_id: batchId, model, requests, recorded }, "requests handed to a batch");
+        runner.wake();
+      },
+      onError: (err) => d.log.warn({ err }, "batch hand-over failed; the requests stay uncommitted"),
+    },
+  );
+  const gauges = setInterval(() => {
+    batches
+      .figures()
+      .then((f) => {
+        metrics.batches.reset();
+        for (const [state, n] of Object.entries(f.byState)) metrics.batches.set({ state }, n);
+        metrics.requestsWaiting.set(f.requestsWaiting);
+        metrics.oldestAge.set(f.oldestOpenSeconds);
+      })
+      .catch((err: unknown) => d.log.warn({ err }, "batch figures unavailable"));
+  }, 5_000);
+  gauges.unref();
+  runner.start();
+  d.log.info({ owner, modes: config.modes }, "Batch API path on");
+  return {
+    takes: (job) => goesToBatchApi(job, config.modes, d.syncBusy),
+    handOver: (job) => collector.add(job),
+    pending: () => collector.pending(),
+    async stop() {
+      stopping.abort();
+      clearInterval(gauges);
+      collector.stop();
+      await runner.stop();
+      await effects.drain();
+      await batches.close();
+    },
+  };
+}
