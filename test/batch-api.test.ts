@@ -108,6 +108,7 @@ it("5,000 batch-priority requests go out as files and batches, offsets are commi
     first.proc.kill("SIGKILL");
     await first.exited;
     second = spawnWorker(s, fake.url, BATCH_ENV);
+    const secondStarted = second.metricsUrl;
     await fakeAdmin("/_fake/batches/config", { time_scale: 400 });
     await replies.waitForRequests(5000, 120_000);
     await new Promise((r) => setTimeout(r, 1000));
@@ -148,6 +149,8 @@ it("5,000 batch-priority requests go out as files and batches, offsets are commi
       completion_tokens: u.completion_tokens,
     }) as number;
     expect(Number(u.cost_usd)).toBeLessThan(listCost);
+    // It joins the group once the killed member's session has expired; the batches did not wait for that.
+    await secondStarted;
     expect(await second.stop()).toBe(0);
   } finally {
     await first.stop("SIGKILL");
@@ -167,17 +170,25 @@ it("an expired batch's unanswered requests are resubmitted in a new batch and an
   const db = scenarioDb(s);
   // Slow enough to catch the batch part-way.
   await fakeAdmin("/_fake/batches/config", { time_scale: 20 });
-  const worker = spawnWorker(s, fake.url, { ...BATCH_ENV, BATCH_MAX_REQUESTS: "300" });
+  await publisher.publish(batchRequests(s.id, 300));
+  const worker = spawnWorker(s, fake.url, {
+    ...BATCH_ENV,
+    BATCH_MAX_REQUESTS: "300",
+    BATCH_MAX_WAIT_MS: "3000",
+  });
   try {
     await worker.metricsUrl;
-    await publisher.publish(batchRequests(s.id, 300));
     let mine: { id: string; status: string; request_counts: { completed: number } } | undefined;
     await until(
       () => worker.logs.some((l) => l.msg === "batch submitted"),
       30_000,
       () => "no batch submitted",
     );
-    const submitted = worker.logs.find((l) => l.msg === "batch submitted") as { openai_batch_id: string };
+    const submitted = worker.logs.find((l) => l.msg === "batch submitted") as {
+      openai_batch_id: string;
+      requests: number;
+    };
+    expect(submitted.requests).toBe(300);
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
       mine = (await fakeBatches()).find((b) => b.id === submitted.openai_batch_id);
