@@ -5,7 +5,7 @@ import { type BatchStore, type ConnectionOptions, createBatchStore, type Store }
 import { createBatchMetrics, type Logger, type Registry } from "@chatq/telemetry";
 import { BatchCollector } from "./batch-collector.ts";
 import type { BatchConfig } from "./batch-config.ts";
-import { batchApiEnabled, goesToBatchApi } from "./batch-mode.ts";
+import { batchApiEnabled, goesToBatchApi, isBatchWork } from "./batch-mode.ts";
 import { BatchRunner } from "./batch-runner.ts";
 import { Effects } from "./effects.ts";
 import type { Job } from "./job.ts";
@@ -14,9 +14,14 @@ import type { WorkerEvents } from "./worker-events.ts";
 
 /** What the pipeline sees of the Batch API path: which jobs it takes, and their hand-over. */
 export interface BatchHandoff {
+  /** Batch work (batch priority, or a batch topic): the path decides where it goes. */
   takes(job: Job): boolean;
-  /** Resolves once the job's batch is durably recorded: its offset may be committed. */
-  handOver(job: Job): Promise<void>;
+  /**
+   * `batched` once the job's batch is durably recorded (its offset may be committed); `sync` when the job is to
+   * be answered synchronously — never one that a batch already owns (a redelivery after a crash, or `auto` that
+   * chose the Batch API before): that one is `batched`, and its batch answers it.
+   */
+  handOver(job: Job): Promise<"batched" | "sync">;
   pending(): number;
 }
 
@@ -130,9 +135,16 @@ export function startBatchPath(d: BatchPathDeps): BatchPath | undefined {
   gauges.unref();
   runner.start();
   d.log.info({ owner, modes: config.modes }, "Batch API path on");
+  const owned = new MembershipCheck((ids) => batches.membersAmong(ids));
   return {
-    takes: (job) => goesToBatchApi(job, config.modes, d.syncBusy),
-    handOver: (job) => collector.add(job),
+    takes: (job) => isBatchWork(job, config.modes.topics),
+    async handOver(job) {
+      if (goesToBatchApi(job, config.modes, d.syncBusy)) {
+        await collector.add(job);
+        return "batched";
+      }
+      return (await owned.has(job.request.request_id)) ? "batched" : "sync";
+    },
     pending: () => collector.pending(),
     async stop() {
       stopping.abort();
@@ -143,4 +155,39 @@ export function startBatchPath(d: BatchPathDeps): BatchPath | undefined {
       await batches.close();
     },
   };
+}
+
+/** Asks Postgres which ids belong to a batch, many at once: jobs arriving within a few ms share one query. */
+class MembershipCheck {
+  readonly #query: (ids: string[]) => Promise<Set<string>>;
+  #waiting = new Map<string, ((owned: boolean) => void)[]>();
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(query: (ids: string[]) => Promise<Set<string>>) {
+    this.#query = query;
+  }
+
+  has(id: string): Promise<boolean> {
+    return new Promise((resolve) => {
+      const list = this.#waiting.get(id) ?? [];
+      list.push(resolve);
+      this.#waiting.set(id, list);
+      this.#timer ??= setTimeout(() => void this.#flush(), 5);
+    });
+  }
+
+  async #flush(): Promise<void> {
+    const waiting = this.#waiting;
+    this.#waiting = new Map();
+    this.#timer = undefined;
+    let owned: Set<string>;
+    try {
+      owned = await this.#query([...waiting.keys()]);
+    } catch {
+      // Postgres away: the synchronous path waits the outage out itself; at worst a batch member gets a second
+      // API call, never a second stored reply (one per request_id).
+      owned = new Set();
+    }
+    for (const [id, list] of waiting) for (const r of list) r(owned.has(id));
+  }
 }

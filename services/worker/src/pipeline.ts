@@ -385,7 +385,12 @@ export class Pipeline {
     batch
       .handOver(job)
       .then(
-        () => {
+        (where) => {
+          if (where === "sync") {
+            if (job.lease.aborted) this.#inFlight.settle(id, false);
+            else this.#scheduler.push(job.key, job);
+            return;
+          }
           this.#inFlight.settle(id, true);
           this.#release([job.source]);
         },
