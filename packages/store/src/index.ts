@@ -22,5 +22,12 @@ export type {
 export { DEFAULT_MIGRATIONS_DIR, MigrationError, migrate } from "./migrate.ts";
 export type { ConnectionOptions, QueryEvent } from "./postgres-pool.ts";
 export { type RejectedMessage, rejectedReply } from "./rejection.ts";
+export {
+  createReplayStore,
+  type ReplayFilter,
+  type ReplayJob,
+  type ReplayStore,
+  type StoredRequestRow,
+} from "./replays.ts";
 export { createStore, type Store, type StoreOptions } from "./store.ts";
 export { StoreError, type StoreErrorCode } from "./store-error.ts";
