@@ -5,6 +5,7 @@ import type { FakeOpenAI } from "@chatq/fake-openai";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { scenarioDb } from "./harness/database.ts";
 import { collect, createTopics, requestPublisher, testKafka } from "./harness/kafka-io.ts";
+import { scenarioServiceEnv } from "./harness/names.ts";
 import { type Scenario, uniqueScenario } from "./harness/scenario.ts";
 import { startTestFake } from "./harness/test-budget.ts";
 import { spawnWorker } from "./harness/worker-process.ts";
@@ -22,16 +23,7 @@ afterAll(async () => {
 });
 
 function cliEnv(s: Scenario, replayTopic: string): Record<string, string> {
-  return {
-    PATH: process.env.PATH ?? "",
-    KAFKA_BROKERS: s.services.kafkaBrokers.join(","),
-    DATABASE_URL: s.services.databaseUrl,
-    DATABASE_SCHEMA: s.schema,
-    TOPIC_REQUESTS: s.topics.requests,
-    TOPIC_REPLIES: s.topics.replies,
-    TOPIC_DLQ: s.topics.deadLetter,
-    TOPIC_REPLAY: replayTopic,
-  };
+  return { ...scenarioServiceEnv(s), TOPIC_DLQ: s.topics.deadLetter, TOPIC_REPLAY: replayTopic };
 }
 
 async function chatq(s: Scenario, replayTopic: string, ...args: string[]): Promise<string> {

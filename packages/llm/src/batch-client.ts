@@ -1,4 +1,5 @@
 import { toFile } from "openai";
+import type { Batch } from "openai/resources/batches";
 import type { ChatClientOptions } from "./chat-client.ts";
 import { openaiSdk } from "./chat-client.ts";
 import { classifyError } from "./classify-error.ts";
@@ -6,15 +7,7 @@ import { classifyError } from "./classify-error.ts";
 /** What chatq reads of an OpenAI batch object. */
 export interface BatchStatusReport {
   id: string;
-  status:
-    | "validating"
-    | "failed"
-    | "in_progress"
-    | "finalizing"
-    | "completed"
-    | "expired"
-    | "cancelling"
-    | "cancelled";
+  status: Batch["status"];
   outputFileId: string | null;
   errorFileId: string | null;
   /** The batch's own errors (a failed batch: invalid input, token_limit_exceeded), joined. */

@@ -94,13 +94,16 @@ export interface BatchStore {
   close(): Promise<void>;
 }
 
-const HAND_OVER_SQL = `
+/** A new `collected` batch from newBatchParams: $3 its request ids, $7 the lease, $8 the delay before it is due. */
+const NEW_BATCH_CTE = `
 with batch as (
   insert into batches (batch_id, model, status, attempt, request_count, deadline_at, owner, lease_until, next_poll_at)
   values ($1, $2, 'collected', $6, cardinality($3::text[]), $5, $4,
           now() + make_interval(secs => $7::double precision / 1000), now() + make_interval(secs => $8::double precision / 1000))
   returning batch_id
-),
+)`;
+
+const HAND_OVER_SQL = `${NEW_BATCH_CTE},
 member as (
   insert into batch_members (request_id, batch_id)
   select id, (select batch_id from batch) from unnest($3::text[]) as id
@@ -110,13 +113,7 @@ member as (
 )
 select request_id from member`;
 
-const MOVE_SQL = `
-with batch as (
-  insert into batches (batch_id, model, status, attempt, request_count, deadline_at, owner, lease_until, next_poll_at)
-  values ($1, $2, 'collected', $6, cardinality($3::text[]), $5, $4,
-          now() + make_interval(secs => $7::double precision / 1000), now() + make_interval(secs => $8::double precision / 1000))
-  returning batch_id
-)
+const MOVE_SQL = `${NEW_BATCH_CTE}
 update batch_members m set batch_id = (select batch_id from batch), handed_at = now()
 where m.request_id = any($3::text[]) and m.settled_at is null`;
 
