@@ -1,44 +1,24 @@
+import { csv, int, json } from "@chatq/config";
 import { z } from "zod";
 import { BATCH_API_MAX_BYTES, BATCH_API_MAX_REQUESTS } from "./batch-lines.ts";
 import { BATCH_MODES, type BatchMode, type BatchModeSettings } from "./batch-mode.ts";
 
-const int = (min: number, max: number = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
 const mode = z.enum(BATCH_MODES as [BatchMode, ...BatchMode[]]);
-const modes = z
-  .string()
-  .transform((v, ctx) => {
-    try {
-      return JSON.parse(v) as unknown;
-    } catch {
-      ctx.addIssue({
-        code: "custom",
-        message: 'must be JSON like {"tenants":{"acme":"batch_api"},"routes":{}}',
-      });
-      return z.NEVER;
-    }
-  })
-  .pipe(
-    z
-      .object({
-        tenants: z.record(z.string(), mode).default({}),
-        routes: z.record(z.string(), mode).default({}),
-      })
-      .strict(),
-  );
+const modes = json(
+  z
+    .object({
+      tenants: z.record(z.string(), mode).default({}),
+      routes: z.record(z.string(), mode).default({}),
+    })
+    .strict(),
+  '{"tenants":{"acme":"batch_api"},"routes":{}}',
+);
 
 /** The Batch API path's environment (spread into the worker's EnvSchema). Default: off (`sync`). */
 export const BATCH_ENV = {
   BATCH_MODE: mode.default("sync"),
   BATCH_MODES: modes.optional(),
-  BATCH_TOPICS: z
-    .string()
-    .transform((v) =>
-      v
-        .split(",")
-        .map((s) => s.trim())
-        .filter((s) => s.length > 0),
-    )
-    .optional(),
+  BATCH_TOPICS: csv.optional(),
   BATCH_MAX_REQUESTS: int(1, BATCH_API_MAX_REQUESTS).default(BATCH_API_MAX_REQUESTS),
   BATCH_MAX_BYTES: int(1024, BATCH_API_MAX_BYTES).default(BATCH_API_MAX_BYTES - 1024 * 1024),
   BATCH_MAX_WAIT_MS: int(0).default(60_000),
