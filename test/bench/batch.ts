@@ -72,7 +72,7 @@ for (const mode of ["sync", "batch_api"] as const) {
   const publisher = await requestPublisher(kafka, s);
   const worker = spawnWorker(s, fake.url, {
     ...budget,
-    LOG_LEVEL: "warn",
+    LOG_LEVEL: "info",
     BATCH_MODE: mode,
     BATCH_MAX_WAIT_MS: "500",
     BATCH_POLL_MIN_MS: "200",
@@ -132,7 +132,7 @@ const live = spawnWorker(s, fake.url, { ...budget, LOG_LEVEL: "warn" });
 await live.metricsUrl;
 const reprocessor = spawnWorker(s, fake.url, {
   ...budget,
-  LOG_LEVEL: "warn",
+  LOG_LEVEL: "info",
   TOPIC_REQUESTS: replayTopic,
   KAFKA_GROUP_ID: `${s.groupId}-replay`,
   BATCH_TOPICS: replayTopic,
