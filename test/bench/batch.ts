@@ -128,7 +128,7 @@ await admin.createTopics({ waitForLeaders: true, topics: [{ topic: replayTopic, 
 await admin.disconnect();
 const replies = await collect(kafka, s.topics.replies, s.id);
 const publisher = await requestPublisher(kafka, s);
-const live = spawnWorker(s, fake.url, { ...budget, LOG_LEVEL: "warn" });
+const live = spawnWorker(s, fake.url, { ...budget, LOG_LEVEL: "info" });
 await live.metricsUrl;
 const reprocessor = spawnWorker(s, fake.url, {
   ...budget,
