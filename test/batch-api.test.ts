@@ -73,7 +73,8 @@ it("5,000 batch-priority requests go out as files and batches, offsets are commi
   const publisher = await requestPublisher(kafka, s);
   const db = scenarioDb(s);
   const requests = batchRequests(s.id, 5000);
-  await fakeAdmin("/_fake/batches/config", { time_scale: 40 });
+  // Slow while the first worker hands the batches over (a batch of 1,000 takes ~26 s): none ends before the kill.
+  await fakeAdmin("/_fake/batches/config", { time_scale: 10 });
   fake.resetStats();
   const first = spawnWorker(s, fake.url, BATCH_ENV);
   let second: ReturnType<typeof spawnWorker> | undefined;
