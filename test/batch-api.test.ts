@@ -105,10 +105,11 @@ it("5,000 batch-priority requests go out as files and batches, offsets are commi
     const [members] = await db.query<{ n: string }>("select count(*) as n from batch_members");
     expect(members?.n).toBe("5000");
 
-    // Killed mid-batch: a second worker takes the batches up once the first one's leases run out.
+    // Killed mid-batch: a second worker takes the batches up once the first one's leases run out — even one
+    // whose batch_mode is back at sync (it sends no new work to batches, but finishes the open ones).
     first.proc.kill("SIGKILL");
     await first.exited;
-    second = spawnWorker(s, fake.url, BATCH_ENV);
+    second = spawnWorker(s, fake.url, { ...BATCH_ENV, BATCH_MODE: "sync" });
     const secondStarted = second.metricsUrl;
     await fakeAdmin("/_fake/batches/config", { time_scale: 400 });
     await replies.waitForRequests(5000, 120_000);

@@ -90,6 +90,8 @@ export interface BatchStore {
   moveTo(batch: NewBatch, requestIds: readonly string[]): Promise<void>;
   /** The ids among these that belong to a batch (the synchronous path leaves them to it). */
   membersAmong(requestIds: readonly string[]): Promise<Set<string>>;
+  /** Some batch is not done yet (a worker with every mode back at sync still finishes those). */
+  anyOpen(): Promise<boolean>;
   figures(): Promise<BatchFigures>;
   close(): Promise<void>;
 }
@@ -285,6 +287,14 @@ export function createBatchStore(
         [[...requestIds]],
       );
       return new Set(rows.map((r) => r.request_id));
+    },
+
+    async anyOpen() {
+      const [row] = await db.query<{ open: boolean }>(
+        "batch.anyOpen",
+        "select exists (select 1 from batches where status <> 'done') as open",
+      );
+      return row?.open === true;
     },
 
     async figures() {

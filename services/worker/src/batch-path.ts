@@ -49,21 +49,36 @@ export interface BatchPathDeps {
 }
 
 /**
- * Builds the collector and the runner when some batch_mode is on; undefined otherwise (the default: every request
- * goes the synchronous way and no batch table is touched). Batch replies go through an Effects of their own: the
+ * Builds the collector and the runner when some batch_mode is on, or when batches are still open (then only to
+ * finish them); undefined otherwise (the default: every request goes the synchronous way, one query at start). Batch replies go through an Effects of their own: the
  * same store → publish order and the same one-reply-per-request_id, but they release no Kafka offsets (theirs
  * were committed when the batch was recorded).
  */
-export function startBatchPath(d: BatchPathDeps): BatchPath | undefined {
+export async function startBatchPath(d: BatchPathDeps): Promise<BatchPath | undefined> {
   const { config } = d;
-  if (!batchApiEnabled(config.modes)) return undefined;
-  const owner = d.owner ?? `worker-${randomUUID()}`;
-  const metrics = createBatchMetrics(d.registry);
+  const enabled = batchApiEnabled(config.modes);
   const batches: BatchStore = createBatchStore({
     ...d.database,
     applicationName: "chatq-batches",
     onError: (err) => d.log.warn({ err }, "batch store: postgres error"),
   });
+  // Every mode back at sync: new batch work goes the synchronous way, but batches still open are finished here,
+  // else their requests (whose offsets are committed) would wait for good.
+  const open = enabled
+    ? true
+    : await batches.anyOpen().catch((err: unknown) => {
+        d.log.warn(
+          { err },
+          "cannot tell whether batches are open (migration 0007 not applied?); none assumed",
+        );
+        return false;
+      });
+  if (!open) {
+    await batches.close();
+    return undefined;
+  }
+  const owner = d.owner ?? `worker-${randomUUID()}`;
+  const metrics = createBatchMetrics(d.registry);
   const effects = new Effects({
     store: d.store,
     producer: d.producer,
@@ -134,9 +149,13 @@ export function startBatchPath(d: BatchPathDeps): BatchPath | undefined {
   }, 5_000);
   gauges.unref();
   runner.start();
-  d.log.info({ owner, modes: config.modes }, "Batch API path on");
+  d.log.info(
+    { owner, modes: config.modes },
+    enabled ? "Batch API path on" : "every batch_mode is sync: finishing the open batches only",
+  );
   const owned = new MembershipCheck((ids) => batches.membersAmong(ids));
   return {
+    // With every mode at sync, batch work is still checked against the open batches (a member is theirs).
     takes: (job) => isBatchWork(job, config.modes.topics),
     async handOver(job) {
       if (goesToBatchApi(job, config.modes, d.syncBusy)) {

@@ -224,7 +224,7 @@ async function start(
     waitBudgetMs: config.routing.waitBudgetMs,
     spendRefreshMs: config.routing.spendRefreshMs,
   });
-  const batch = startBatchPath({
+  const batch = await startBatchPath({
     config: config.batch,
     database: storeOptions,
     store,
