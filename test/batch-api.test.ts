@@ -111,6 +111,7 @@ it("5,000 batch-priority requests go out as files and batches, offsets are commi
     await first.exited;
     second = spawnWorker(s, fake.url, { ...BATCH_ENV, BATCH_MODE: "sync" });
     const secondStarted = second.metricsUrl;
+    secondStarted.catch(() => {}); // awaited below; a failure before then must not surface as unhandled
     await fakeAdmin("/_fake/batches/config", { time_scale: 400 });
     await replies.waitForRequests(5000, 120_000);
     await new Promise((r) => setTimeout(r, 1000));
