@@ -10,6 +10,12 @@ const KNOWN: ReadonlySet<string> = new Set(LANGUAGES);
 
 /** Below this many letters every detector guesses (BENCHMARKS.md, "Guardrails"); the turn stays undetected. */
 const MIN_LETTERS = 4;
+/**
+ * Below this many letters only chatq's own languages are candidates: on a few words tinyld finds Romanian in
+ * "Mail, call, card"; a short Latin-script turn in another language is then counted as the nearest known one.
+ */
+const SHORT_LETTERS = 40;
+const ONLY_KNOWN = { only: [...LANGUAGES] };
 
 /**
  * The ISO 639-1 code of the text's language, or undefined when it is too short or unclear. tinyld's light model
@@ -18,7 +24,8 @@ const MIN_LETTERS = 4;
 export function detectLanguage(text: string): string | undefined {
   const letters = text.match(/\p{L}/gu)?.length ?? 0;
   if (letters < MIN_LETTERS) return undefined;
-  const code = detect(text);
+  const latin = text.match(/\p{Script=Latin}/gu)?.length ?? 0;
+  const code = letters < SHORT_LETTERS && latin === letters ? detect(text, ONLY_KNOWN) : detect(text);
   return code === "" ? undefined : code;
 }
 
