@@ -57,10 +57,35 @@ export interface Redaction {
   findings: Span[];
 }
 
+/**
+ * Findings of texts seen lately, per recogniser set: a conversation's history is sent again with every turn, and
+ * finding its entities again each time was most of the guardrails' cost at the throughput preset. Bounded by the
+ * characters it holds (oldest out first); the map lives in memory only, as the texts do in the request anyway.
+ */
+const CACHE_MAX_CHARS = 4_000_000;
+const caches = new WeakMap<readonly Recogniser[], { spans: Map<string, Span[]>; chars: number }>();
+
 export function findEntities(text: string, recognisers: readonly Recogniser[]): Span[] {
+  let cache = caches.get(recognisers);
+  if (cache === undefined) {
+    cache = { spans: new Map(), chars: 0 };
+    caches.set(recognisers, cache);
+  }
+  const known = cache.spans.get(text);
+  if (known !== undefined) return known;
   const all: Span[] = [];
   for (const r of recognisers) all.push(...r.find(text));
-  return resolveOverlaps(all);
+  const spans = resolveOverlaps(all);
+  if (text.length <= CACHE_MAX_CHARS / 100) {
+    cache.spans.set(text, spans);
+    cache.chars += text.length;
+    for (const [old] of cache.spans) {
+      if (cache.chars <= CACHE_MAX_CHARS) break;
+      cache.spans.delete(old);
+      cache.chars -= old.length;
+    }
+  }
+  return spans;
 }
 
 /** Finds entities and applies each one's operator. Pure but for the placeholder map it fills. */
