@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { invalidRequest, modelNotFound } from "./openai-errors.ts";
+import { modelNotFound, parseBody } from "./openai-errors.ts";
 import { countTextTokens } from "./prompt-tokens.ts";
 
 /** The moderation models the fake serves (the latest aliases and their snapshots). */
@@ -49,18 +49,10 @@ export interface ModerationsCall {
 
 /** Validates a moderations body as the real API does, or throws the ApiErrorReply it would answer. */
 export function validateModerationsRequest(raw: unknown): ModerationsCall {
-  const parsed = ModerationsBodySchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw invalidRequest(
-      `Invalid request: ${issue?.message ?? "bad body"}`,
-      issue?.path.join(".") ?? null,
-      null,
-    );
-  }
-  const model = parsed.data.model ?? "omni-moderation-latest";
+  const body = parseBody(ModerationsBodySchema, raw);
+  const model = body.model ?? "omni-moderation-latest";
   if (!MODERATION_MODELS.has(model)) throw modelNotFound(model);
-  const inputs = typeof parsed.data.input === "string" ? [parsed.data.input] : parsed.data.input;
+  const inputs = typeof body.input === "string" ? [body.input] : body.input;
   const promptTokens = inputs.reduce((n, i) => n + countTextTokens("o200k_base", i), 0);
   return { model, inputs, promptTokens };
 }

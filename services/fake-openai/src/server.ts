@@ -211,13 +211,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
 
   /** As embed: validate → record → charge limits (the moderation model's own) → faults → latency → answer. */
   async function moderate(ex: Exchange): Promise<void> {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(await readBody(ex.req));
-    } catch {
-      throw unparsableJson();
-    }
-    const call = validateModerationsRequest(raw);
+    const call = validateModerationsRequest(await readJson(ex));
     const clientRequestId = ex.req.headers["x-client-request-id"];
     receivedModerations.push({
       model: call.model,
@@ -226,19 +220,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     });
     if (receivedModerations.length > RECEIVED_KEPT)
       receivedModerations = receivedModerations.slice(-RECEIVED_KEPT);
-    stats.model(call.model);
-    const admission = limiter.admit(call.model, call.promptTokens);
-    ex.rateHeaders = rateLimitHeaders(admission.state);
-    if (!admission.admitted) {
-      stats.rateLimited(admission.kind);
-      if (admission.tooLarge) throw requestTooLarge(call.model, admission, ex.rateHeaders);
-      throw rateLimited(call.model, admission.kind, admission, ex.rateHeaders);
-    }
-    if (config.errorRate > 0 && random() < config.errorRate) {
-      stats.faultInjected("errors");
-      return afterLatency(ex, () => sendError(ex, injectedFailure(500)));
-    }
-    afterLatency(ex, () => {
+    answerInputs(ex, call, () => {
       if (send(ex, 200, buildModerations(call, `modr-${randomUUID().replaceAll("-", "")}`), ex.rateHeaders))
         stats.moderations(call.inputs.length);
     });
@@ -246,13 +228,27 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
 
   /** validate → charge limits (tokens of every input, one request) → faults → latency → answer. */
   async function embed(ex: Exchange): Promise<void> {
-    let raw: unknown;
+    const call = validateEmbeddingsRequest(await readJson(ex));
+    answerInputs(ex, call, () => {
+      if (send(ex, 200, buildEmbeddings(call), ex.rateHeaders))
+        stats.embeddings(call.inputs.length, call.promptTokens);
+    });
+  }
+
+  async function readJson(ex: Exchange): Promise<unknown> {
     try {
-      raw = JSON.parse(await readBody(ex.req));
+      return JSON.parse(await readBody(ex.req));
     } catch {
       throw unparsableJson();
     }
-    const call = validateEmbeddingsRequest(raw);
+  }
+
+  /** An endpoint of inputs (embeddings, moderations): one request and its tokens charged, faults, then latency. */
+  function answerInputs(
+    ex: Exchange,
+    call: { model: string; promptTokens: number },
+    respond: () => void,
+  ): void {
     stats.model(call.model);
     const admission = limiter.admit(call.model, call.promptTokens);
     ex.rateHeaders = rateLimitHeaders(admission.state);
@@ -263,12 +259,10 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     }
     if (config.errorRate > 0 && random() < config.errorRate) {
       stats.faultInjected("errors");
-      return afterLatency(ex, () => sendError(ex, injectedFailure(500)));
+      afterLatency(ex, () => sendError(ex, injectedFailure(500)));
+      return;
     }
-    afterLatency(ex, () => {
-      if (send(ex, 200, buildEmbeddings(call), ex.rateHeaders))
-        stats.embeddings(call.inputs.length, call.promptTokens);
-    });
+    afterLatency(ex, respond);
   }
 
   function authenticate(req: IncomingMessage): void {
