@@ -21,6 +21,8 @@ const POLICY = {
   tenants: {
     clinic: { topics: { health: "refuse" } },
     outonly: { moderation: { input: false } },
+    // Its own moderation model, so the 429s it is given hold back no other tenant's moderation bucket.
+    lenient: { moderation: { onOutage: "fail_open", model: "text-moderation-latest" } },
   },
 };
 
@@ -153,6 +155,27 @@ describe("guardrails through Kafka, the worker and the fake API", () => {
     expect(refused).toMatchObject({ status: "rejected", language: "es", error: { code: "sensitive_topic" } });
     expect(refused.content).toMatch(/^Lo siento/);
     expect(chatCalls(refusal)).toBe(0);
+  });
+
+  it("a fail_open tenant is answered unmoderated while its moderation model is out of budget, and the audit says so", async () => {
+    const id = `${s.id}-lenient`;
+    // One moderation a minute: the 429's retry-after is far past the worker's wait budget (ROUTE_WAIT_BUDGET_MS).
+    fake.configure({ modelLimits: { "text-moderation-latest": { rpm: 1, tpm: 0 } } });
+    try {
+      await ask("warm-" + id, "hello there, first one", "lenient");
+      await answerTo("warm-" + id);
+      await ask(id, "Is my parcel delayed?", "lenient");
+      expect(await answerTo(id)).toMatchObject({ status: "completed" });
+    } finally {
+      fake.configure({ modelLimits: {} });
+    }
+    const audit = await db.query<{ detail: { verdicts: { step: string; verdict: string }[] } }>(
+      "select detail from audit_log where request_id = $1 and event = 'guardrail'",
+      [id],
+    );
+    expect(audit[0]?.detail.verdicts.filter((v) => v.step === "moderation").map((v) => v.verdict)).toContain(
+      "unavailable",
+    );
   });
 
   it("a moderation outage (fail_closed) holds the request, which is answered once when the API is back", async () => {
