@@ -46,6 +46,11 @@ export interface BatchPathDeps {
   sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** This worker's name as a batch owner (unique per process). */
   owner?: string;
+  /**
+   * Guardrails are on: batch lines would reach the API unscreened (the batch path does not run them yet), so no
+   * new work goes to the Batch API; open batches are still finished.
+   */
+  guardrailsOn?: boolean;
 }
 
 /**
@@ -56,7 +61,11 @@ export interface BatchPathDeps {
  */
 export async function startBatchPath(d: BatchPathDeps): Promise<BatchPath | undefined> {
   const { config } = d;
-  const enabled = batchApiEnabled(config.modes);
+  const wanted = batchApiEnabled(config.modes);
+  const enabled = wanted && d.guardrailsOn !== true;
+  if (wanted && !enabled) {
+    d.log.warn({}, "batch_mode is set but guardrails are on: batch work is answered synchronously, screened");
+  }
   const batches: BatchStore = createBatchStore({
     ...d.database,
     applicationName: "chatq-batches",
@@ -158,7 +167,7 @@ export async function startBatchPath(d: BatchPathDeps): Promise<BatchPath | unde
     // With every mode at sync, batch work is still checked against the open batches (a member is theirs).
     takes: (job) => isBatchWork(job, config.modes.topics),
     async handOver(job) {
-      if (goesToBatchApi(job, config.modes, d.syncBusy)) {
+      if (enabled && goesToBatchApi(job, config.modes, d.syncBusy)) {
         await collector.add(job);
         return "batched";
       }

@@ -12,6 +12,7 @@ import { Committer } from "./committer.ts";
 import { ConsumptionControl } from "./consumption-control.ts";
 import { Effects } from "./effects.ts";
 import type { EmbedSettings } from "./embed-with-retries.ts";
+import type { GuardDeps } from "./guard-request.ts";
 import { InFlightRequests } from "./in-flight-requests.ts";
 import { type IntakeDeps, intake } from "./intake.ts";
 import { type Job, replyTopicOf } from "./job.ts";
@@ -51,6 +52,8 @@ export interface PipelinePorts {
   routing?: RoutingDeps;
   /** The Batch API path (batch-path.ts); absent: every request is answered synchronously. */
   batch?: BatchHandoff | undefined;
+  /** Guardrails before and after the API call; absent: off. */
+  guard?: GuardDeps | undefined;
 }
 
 export interface PipelineSettings {
@@ -272,6 +275,7 @@ export class Pipeline {
         replyTopic: this.#s.topics.replies,
         withStoreRetry: (fn) => this.#withStoreRetry(fn, job.lease),
         routing: this.#routing,
+        guard: this.#p.guard,
       });
       const published = await this.#effects.push(effect);
       completed = true;
