@@ -36,8 +36,9 @@ case "$name" in
   store)     pnpm --filter @chatq/store bench "$@" ;;
   fake)      pnpm --filter @chatq/fake-openai bench "$@" ;;
   retrieval) bash infra/local/stack-up.sh >/dev/null; node_run test/bench/retrieval.ts "$@" ;;
+  batch)     bash infra/local/stack-up.sh >/dev/null; node_run test/bench/batch.ts "$@" ;;
   *)
-    echo "usage: pnpm bench worker|ratelimit|scale-out|codecs|kafka-clients|outage|gateway|routing|guardrails|limiter|store|fake|retrieval [options]" >&2
+    echo "usage: pnpm bench worker|ratelimit|scale-out|codecs|kafka-clients|outage|gateway|routing|guardrails|limiter|store|fake|retrieval|batch [options]" >&2
     echo "  worker     one worker, 50 ms API latency, no rate limit: answered requests/s" >&2
     echo "  ratelimit  3 workers on a small shared budget (RPM use, 429 share), then the high-volume tier" >&2
     echo "  scale-out  1 worker + backlog over a small shared budget, 2 join: budget use per 10 s, time to first call" >&2
@@ -50,6 +51,7 @@ case "$name" in
     echo "  limiter    the rate limiter alone: acquisitions/s and added latency, vs bottleneck" >&2
     echo "  store      Postgres writes: outcomes/s per batch size" >&2
     echo "  fake       the fake OpenAI server's own ceiling" >&2
+    echo "  batch      cost per 1k sync vs Batch API; replay throughput on an idle budget; interactive p99 with/without a replay" >&2
     echo "  retrieval  embedding ingestion through the limiter; search p50/p99 at 10k and 100k chunks (embedded store)" >&2
     exit 2 ;;
 esac

@@ -60,6 +60,14 @@ export const ChatRequestSchema = z
     reply_topic: topicName.optional(),
     created_at: z.iso.datetime({ offset: true }).optional(),
     retrieval: RetrievalSchema.optional(),
+    replay_of: z
+      .string()
+      .min(1)
+      .max(128)
+      .describe(
+        "The request_id this request re-runs (`chatq replay`, `chatq dlq replay`): originals and replays side by side.",
+      )
+      .optional(),
   })
   .describe("A chat request published to chat.requests, keyed by conversation_id (or request_id).");
 

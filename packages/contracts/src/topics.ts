@@ -5,6 +5,8 @@ export const DEFAULT_TOPICS = {
   requests: "chat.requests",
   replies: "chat.replies",
   deadLetter: "chat.requests.dlq",
+  /** Where `chatq replay` publishes: its own consumer group, so reprocessing never queues ahead of live traffic. */
+  replay: "chat.requests.replay",
 } as const;
 
 /**

@@ -1,3 +1,4 @@
+export { type BatchClient, type BatchStatusReport, createBatchClient } from "./batch-client.ts";
 export {
   apiParams,
   type ChatAnswer,

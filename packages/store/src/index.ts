@@ -1,5 +1,14 @@
 export type { Admission, ReceivedRequest } from "./admission.ts";
 export type { AuditEvent, AuditEventName } from "./audit-buffer.ts";
+export {
+  type BatchFigures,
+  type BatchMember,
+  type BatchRow,
+  type BatchState,
+  type BatchStore,
+  createBatchStore,
+  type NewBatch,
+} from "./batches.ts";
 export type { Outcome } from "./completion.ts";
 export type { ConversationSummary, StoredTurn } from "./conversation-context.ts";
 export type {
@@ -11,7 +20,14 @@ export type {
   VariantFigures,
 } from "./ledger.ts";
 export { DEFAULT_MIGRATIONS_DIR, MigrationError, migrate } from "./migrate.ts";
-export type { QueryEvent } from "./postgres-pool.ts";
+export type { ConnectionOptions, QueryEvent } from "./postgres-pool.ts";
 export { type RejectedMessage, rejectedReply } from "./rejection.ts";
+export {
+  createReplayStore,
+  type ReplayFilter,
+  type ReplayJob,
+  type ReplayStore,
+  type StoredRequestRow,
+} from "./replays.ts";
 export { createStore, type Store, type StoreOptions } from "./store.ts";
 export { StoreError, type StoreErrorCode } from "./store-error.ts";

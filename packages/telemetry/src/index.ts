@@ -1,4 +1,11 @@
 export type { Registry } from "prom-client";
+export {
+  BATCH_METRIC_NAMES,
+  BATCH_REQUEST_OUTCOMES,
+  type BatchMetrics,
+  type BatchRequestOutcome,
+  createBatchMetrics,
+} from "./batch-metrics.ts";
 export type { StatusClass } from "./label-values.ts";
 export {
   ATTEMPT_OUTCOMES,

@@ -23,6 +23,7 @@ export function cliEnv(env: Record<string, string | undefined> = process.env) {
       requests: env.TOPIC_REQUESTS ?? DEFAULT_TOPICS.requests,
       replies: env.TOPIC_REPLIES ?? DEFAULT_TOPICS.replies,
       deadLetter: env.TOPIC_DLQ ?? DEFAULT_TOPICS.deadLetter,
+      replay: env.TOPIC_REPLAY ?? DEFAULT_TOPICS.replay,
     },
   };
 }

@@ -1,16 +1,18 @@
 #!/usr/bin/env node
 // chatq's operator CLI: `pnpm chatq <command>`. Commands: demo, worker, fake, gateway, publish, follow, tenants,
-// keys, docs, spend, prices, compare, routes.
+// keys, docs, spend, prices, compare, routes, replay, dlq.
 import { parseArgs } from "node:util";
 import type { Priority } from "@chatq/contracts";
 import { TenantError } from "@chatq/tenants";
 import { cliEnv } from "./cli-config.ts";
 import { runDemo } from "./demo.ts";
+import { DLQ_USAGE, runDlq } from "./dlq.ts";
 import { DOCS_USAGE, DocsUsageError, runDocs } from "./docs.ts";
 import { follow } from "./follow.ts";
 import { formatReply } from "./format-reply.ts";
 import { compare, pricesCheck, routesCheck, spend } from "./ledger.ts";
 import { buildRequest, publishRequests } from "./publish.ts";
+import { REPLAY_USAGE, runReplay } from "./replay.ts";
 import { localWorkerEnv, runService } from "./run-service.ts";
 import { runTenantCommand, TENANTS_USAGE, UsageError as TenantUsageError } from "./tenants.ts";
 
@@ -39,6 +41,8 @@ ${DOCS_USAGE}
                                          a route's variants side by side: requests, cost, latency,
                                          answer length, finish reasons, refusals, errors
   routes check <file>                    validate a route file as the worker's reload would
+${REPLAY_USAGE}
+${DLQ_USAGE}
 
 Where the stack is comes from KAFKA_BROKERS, DATABASE_URL, REDIS_URL, TOPIC_REQUESTS, TOPIC_REPLIES,
 TOPIC_DLQ, METRICS_PORT (defaults: the local stack of \`pnpm stack:up\`); tenants and keys also DATABASE_SCHEMA
@@ -182,6 +186,12 @@ try {
       process.exit(0);
       break;
     }
+    case "replay":
+      process.exit(await runReplay(rest, env, (line) => console.log(line)));
+      break;
+    case "dlq":
+      process.exit(await runDlq(rest, env, (line) => console.log(line)));
+      break;
     default:
       throw new UsageError(command ? `unknown command: ${command}` : "no command");
   }

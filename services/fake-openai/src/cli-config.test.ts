@@ -3,7 +3,12 @@ import { CLI_DEFAULT_PORT, CliConfigError, envName, parseCliConfig } from "./cli
 
 describe("parseCliConfig", () => {
   it("defaults to 127.0.0.1:8089 with nothing changed", () => {
-    expect(parseCliConfig([], {})).toEqual({ host: "127.0.0.1", port: CLI_DEFAULT_PORT, patch: {} });
+    expect(parseCliConfig([], {})).toEqual({
+      host: "127.0.0.1",
+      port: CLI_DEFAULT_PORT,
+      patch: {},
+      batches: {},
+    });
   });
 
   it("reads flags, and FAKE_OPENAI_* variables where no flag is given", () => {
@@ -19,6 +24,7 @@ describe("parseCliConfig", () => {
     expect(cli).toEqual({
       host: "127.0.0.1",
       port: 0,
+      batches: {},
       patch: {
         rpm: 600,
         tpm: 200000,
@@ -39,6 +45,12 @@ describe("parseCliConfig", () => {
     expect(() => parseCliConfig(["--outage", '{"kind":"server_error","status":418}'], {})).toThrow(
       CliConfigError,
     );
+  });
+
+  it("reads the Batch API's time scale", () => {
+    expect(parseCliConfig(["--batch-time-scale", "100"], {}).batches).toEqual({ time_scale: 100 });
+    expect(parseCliConfig([], { FAKE_OPENAI_BATCH_TIME_SCALE: "60" }).batches).toEqual({ time_scale: 60 });
+    expect(() => parseCliConfig(["--batch-time-scale", "0"], {})).toThrow(CliConfigError);
   });
 
   it("names env variables after flags", () => {

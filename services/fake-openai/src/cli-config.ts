@@ -6,6 +6,8 @@ export interface CliConfig {
   host: string;
   port: number;
   patch: FakeOpenAIConfigPatch;
+  /** `--batch-time-scale` (FAKE_OPENAI_BATCH_TIME_SCALE): simulated Batch API seconds per real second. */
+  batches: { time_scale?: number };
 }
 
 export const CLI_DEFAULT_PORT = 8089;
@@ -43,6 +45,7 @@ export function parseCliConfig(
   const flagOptions: Record<string, { type: "string" }> = {
     host: { type: "string" },
     port: { type: "string" },
+    "batch-time-scale": { type: "string" },
   };
   for (const flag of Object.keys(SETTINGS)) flagOptions[flag] = { type: "string" };
   let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
@@ -74,7 +77,12 @@ export function parseCliConfig(
   const port = portText === undefined || portText === "" ? CLI_DEFAULT_PORT : Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
     throw new CliConfigError(`invalid --port: ${portText}`);
-  return { host: read("host") || "127.0.0.1", port, patch: parsed.data };
+  const scaleText = read("batch-time-scale");
+  const scale = scaleText === undefined || scaleText === "" ? undefined : Number(scaleText);
+  if (scale !== undefined && !(scale > 0))
+    throw new CliConfigError(`invalid --batch-time-scale: ${scaleText}`);
+  const batches = scale === undefined ? {} : { time_scale: scale };
+  return { host: read("host") || "127.0.0.1", port, patch: parsed.data, batches };
 }
 
 function convert(flag: string, text: string, kind: "string" | "number" | "json"): unknown {

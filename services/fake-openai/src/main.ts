@@ -13,7 +13,7 @@ async function main(): Promise<void> {
     process.stderr.write(`${JSON.stringify({ event: "invalid_config", error: err.message })}\n`);
     process.exit(2);
   }
-  const fake = await startFakeOpenAI({ host: cli.host, port: cli.port, ...cli.patch });
+  const fake = await startFakeOpenAI({ host: cli.host, port: cli.port, ...cli.patch, batches: cli.batches });
   process.stdout.write(`${JSON.stringify({ event: "listening", url: fake.url, port: fake.port })}\n`);
 
   let stopping = false;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { BatchSettings } from "./batches.ts";
 import type { RandomSource } from "./prng.ts";
 import type { ModelLimits } from "./rate-limiter.ts";
 
@@ -42,6 +43,8 @@ export interface FakeOpenAIOptions extends FakeOpenAIConfigPatch {
   random?: RandomSource;
   /** Monotonic clock in ms for the rate limiter; default performance.now. */
   now?: () => number;
+  /** The Batch API's pace and limits (see batches.ts); also `POST /_fake/batches/config`. */
+  batches?: Partial<BatchSettings>;
 }
 
 export const DEFAULT_CONFIG: Readonly<FakeOpenAIConfig> = {

@@ -1,5 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { batchLineDeps, isBatchPath, routeBatchAdmin, routeBatchCall } from "./batch-routes.ts";
+import { BatchApi } from "./batches.ts";
 import { type ChatCall, type ChatMessage, validateChatRequest } from "./chat-request.ts";
 import { buildEmbeddings, validateEmbeddingsRequest } from "./embeddings.ts";
 import { type FaultMarker, firesBeforeAdmission, MarkerLedger, parseFaultMarker } from "./fault-markers.ts";
@@ -108,9 +110,11 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     port = 0,
     random: injectedRandom,
     now = () => performance.now(),
+    batches,
     ...patch
   } = options;
   let config = applyPatch({ ...DEFAULT_CONFIG }, ConfigPatchSchema.parse(patch));
+  const batchApi = new BatchApi({ ...batchLineDeps(() => config.replyTokens), settings: batches ?? {} });
   let random: RandomSource = injectedRandom ?? seededRandom(config.seed);
   const makeLimiter = () =>
     new RateLimiter({ limitsFor: (model) => limitsFor(config, model), sliceMs: config.limitSliceMs, now });
@@ -192,6 +196,20 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       if (method !== "GET") throw methodNotAllowed(method, path);
       authenticate(ex.req);
       listModels(ex, decodeURIComponent(path.slice("/v1/models/".length)));
+      return;
+    }
+    if (isBatchPath(path)) {
+      authenticate(ex.req);
+      const query = new URL(ex.req.url ?? "/", "http://fake").searchParams;
+      const answer = await routeBatchCall(batchApi, ex.req, method, path, query, async () => {
+        try {
+          return JSON.parse(await readBody(ex.req));
+        } catch {
+          throw unparsableJson();
+        }
+      });
+      if ("json" in answer) send(ex, answer.status, answer.json, {});
+      else sendBytes(ex, answer.status, answer.bytes);
       return;
     }
     if (path === "/v1/embeddings") {
@@ -407,6 +425,17 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     send(ex, reply.status, reply.body(), { ...ex.rateHeaders, ...reply.headers });
   }
 
+  function sendBytes(ex: Exchange, status: number, bytes: Buffer): void {
+    if (ex.closed || ex.res.headersSent) return;
+    ex.res.writeHead(status, {
+      "content-type": "application/octet-stream",
+      "content-length": bytes.length,
+      "x-request-id": ex.requestId,
+    });
+    ex.res.end(bytes);
+    stats.answered(status);
+  }
+
   function send(ex: Exchange, status: number, body: unknown, headers: Record<string, string>): boolean {
     if (ex.closed || ex.res.headersSent) return false;
     const payload = JSON.stringify(body);
@@ -434,6 +463,21 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       res.end(payload);
     };
     const key = `${req.method} ${path}`;
+    if (path.startsWith("/_fake/batches")) {
+      readBody(req)
+        .then((text) => {
+          const answer = routeBatchAdmin(batchApi, req.method ?? "GET", path, text ? JSON.parse(text) : {});
+          if (answer && "json" in answer) reply(answer.status, answer.json);
+          else
+            reply(404, {
+              error: { message: `Unknown admin endpoint (${key})`, type: "invalid_request_error" },
+            });
+        })
+        .catch((err: unknown) =>
+          reply(400, { error: { message: String(err), type: "invalid_request_error" } }),
+        );
+      return;
+    }
     switch (key) {
       case "GET /_fake/stats":
         reply(200, stats.snapshot());

@@ -15,6 +15,7 @@ import { DEFAULT_TOPICS } from "@chatq/contracts";
 import { COMPRESSIONS } from "@chatq/kafka";
 import { knownModels, ModelPriceSchema } from "@chatq/llm";
 import { z } from "zod";
+import { BATCH_ENV, toBatchConfig } from "./batch-config.ts";
 
 const DEFAULT_COMPRESSION = "lz4";
 /** The moderation model a policy uses unless it names another (whose limits then come from OPENAI_MODEL_LIMITS). */
@@ -107,6 +108,7 @@ const EnvSchema = z.object({
   BUDGETS_FILE: z.string().min(1).optional(),
   BUDGET_SPEND_REFRESH_MS: int(0).default(1_000),
   BUDGET_METRIC_TENANTS: csv.optional(),
+  ...BATCH_ENV,
   // Guardrails (README: Guardrails). Off by default: requests go to the API as they are.
   GUARDRAILS_ENABLED: bool.default(false),
   GUARDRAILS_POLICY_FILE: z.string().min(1).optional(),
@@ -219,6 +221,7 @@ function toConfig(
       summary: e.SUMMARY_ENABLED ? { model: e.SUMMARY_MODEL, maxTokens: e.SUMMARY_MAX_TOKENS } : undefined,
     },
     retrieval: retrievalConfig(e),
+    batch: toBatchConfig(e),
     guardrails: e.GUARDRAILS_ENABLED ? { policyFile: e.GUARDRAILS_POLICY_FILE } : undefined,
     telemetry: { port: e.METRICS_PORT, host: e.METRICS_HOST },
     log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY, logContent: e.LOG_CONTENT },

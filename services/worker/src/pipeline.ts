@@ -7,6 +7,7 @@ import type { Store } from "@chatq/store";
 import type { Logger, PauseReason } from "@chatq/telemetry";
 import type { AnswerDeps } from "./answer-with-retries.ts";
 import type { ApiGates } from "./api-gates.ts";
+import type { BatchHandoff } from "./batch-path.ts";
 import { Committer } from "./committer.ts";
 import { ConsumptionControl } from "./consumption-control.ts";
 import { Effects } from "./effects.ts";
@@ -49,6 +50,8 @@ export interface PipelinePorts {
   retrieval?: { store: VectorStore; embeddings: EmbeddingClient } | undefined;
   /** Routes, prices and budgets; absent: plain models, the shipped prices, no budgets. */
   routing?: RoutingDeps;
+  /** The Batch API path (batch-path.ts); absent: every request is answered synchronously. */
+  batch?: BatchHandoff | undefined;
   /** Guardrails before and after the API call; absent: off. */
   guard?: GuardDeps | undefined;
 }
@@ -315,7 +318,8 @@ export class Pipeline {
    * the effects writer still hold) or the limiter's queue is full; resumes with some slack, not at the edge.
    */
   applyBackpressure(): void {
-    const load = this.#scheduler.size() + this.#intakeQueued + this.#effects.pending();
+    const load =
+      this.#scheduler.size() + this.#intakeQueued + this.#effects.pending() + (this.#p.batch?.pending() ?? 0);
     this.#p.events.emit("in_flight", { count: this.#scheduler.size() });
     if (load >= this.#s.maxInFlight) this.setPaused("backpressure", true);
     else if (load <= this.#s.maxInFlight * 0.8) this.setPaused("backpressure", false);
@@ -372,7 +376,31 @@ export class Pipeline {
       void first.then((completed) => (completed ? this.#release([job.source]) : this.#schedule(job)));
       return;
     }
+    if (this.#p.batch?.takes(job)) {
+      this.#handToBatch(job, this.#p.batch);
+      return;
+    }
     this.#scheduler.push(job.key, job);
+  }
+
+  /** The batch row owns the request once recorded: its offset goes then, not when the batch answers (24 h). */
+  #handToBatch(job: Job, batch: BatchHandoff): void {
+    const id = job.request.request_id;
+    batch
+      .handOver(job)
+      .then(
+        (where) => {
+          if (where === "sync") {
+            if (job.lease.aborted) this.#inFlight.settle(id, false);
+            else this.#scheduler.push(job.key, job);
+            return;
+          }
+          this.#inFlight.settle(id, true);
+          this.#release([job.source]);
+        },
+        () => this.#inFlight.settle(id, false),
+      )
+      .finally(() => this.applyBackpressure());
   }
 
   #release(sources: readonly InRecord[]): void {

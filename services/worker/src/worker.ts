@@ -7,6 +7,7 @@ import { RouteSource, type RouteTable } from "@chatq/routing";
 import { createStore, migrate, type Store } from "@chatq/store";
 import { type ChatqMetrics, type Logger, primeSeries, startTelemetryServer } from "@chatq/telemetry";
 import { ApiGates } from "./api-gates.ts";
+import { startBatchPath } from "./batch-path.ts";
 import { Closers } from "./closers.ts";
 import type { WorkerConfig } from "./config.ts";
 import { openRetrievalStore } from "./document-library.ts";
@@ -235,8 +236,29 @@ async function start(
     waitBudgetMs: config.routing.waitBudgetMs,
     spendRefreshMs: config.routing.spendRefreshMs,
   });
+  const batch = await startBatchPath({
+    config: config.batch,
+    guardrailsOn: config.guardrails !== undefined,
+    database: storeOptions,
+    store,
+    producer,
+    topics: config.topics,
+    api: {
+      apiKey: config.openai.apiKey,
+      baseURL: config.openai.baseURL,
+      organization: config.openai.organization,
+    },
+    prices: routing.prices,
+    charge: routing.charge,
+    syncBusy: () => limiter.snapshot().some((d) => d.queued > 0),
+    events,
+    log,
+    registry: metrics.registry,
+    sleep,
+  });
   const pipeline = new Pipeline(
     {
+      batch,
       consumer,
       store,
       producer,
@@ -287,6 +309,7 @@ async function start(
   // Registered after the consumer, so it runs before it: drain and commit while the consumer can still commit.
   const reserveMs = closeReserveMs(config.worker.shutdownTimeoutMs);
   closers.add("pipeline", (deadlineAt) => pipeline.stop(deadlineAt - reserveMs, deadlineAt));
+  if (batch) closers.add("batch path", () => batch.stop(), 5000);
 
   const lag = await startLagMonitor({
     kafka,
