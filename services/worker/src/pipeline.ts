@@ -48,6 +48,8 @@ export interface PipelinePorts {
   retrieval?: { store: VectorStore; embeddings: EmbeddingClient } | undefined;
   /** Routes, prices and budgets; absent: plain models, the shipped prices, no budgets. */
   routing?: RoutingDeps;
+  /** What the budget needs in flight (in-flight-target.ts); absent: maxInFlight, as set by hand. */
+  inFlightTarget?: { target(): number };
 }
 
 export interface PipelineSettings {
@@ -307,14 +309,16 @@ export class Pipeline {
   }
 
   /**
-   * Pauses fetching while this worker holds as much as it may (WORKER_MAX_IN_FLIGHT, counting what intake and
-   * the effects writer still hold) or the limiter's queue is full; resumes with some slack, not at the edge.
+   * Pauses fetching while this worker holds as much as it should (what the budget needs by Little's law, at most
+   * WORKER_MAX_IN_FLIGHT, counting what intake and the effects writer still hold) or the limiter's queue is full;
+   * resumes with some slack, not at the edge.
    */
   applyBackpressure(): void {
     const load = this.#scheduler.size() + this.#intakeQueued + this.#effects.pending();
-    this.#p.events.emit("in_flight", { count: this.#scheduler.size() });
-    if (load >= this.#s.maxInFlight) this.setPaused("backpressure", true);
-    else if (load <= this.#s.maxInFlight * 0.8) this.setPaused("backpressure", false);
+    const limit = Math.min(this.#s.maxInFlight, this.#p.inFlightTarget?.target() ?? this.#s.maxInFlight);
+    this.#p.events.emit("in_flight", { count: this.#scheduler.size(), target: limit });
+    if (load >= limit) this.setPaused("backpressure", true);
+    else if (load <= limit * 0.8) this.setPaused("backpressure", false);
     this.setPaused("ratelimit", this.#p.limiter.isSaturated());
   }
 
