@@ -95,6 +95,8 @@ export class Pipeline {
   readonly #routing: RoutingDeps;
   readonly #intakeDeps: IntakeDeps;
   #intakeChain: Promise<void> = Promise.resolve();
+  /** Records fetched and not yet taken by an intake run (see onRecords). */
+  #intakeWaiting: InRecord[] = [];
   #intakeQueued = 0;
   #stopping = false;
   #joined = false;
@@ -224,13 +226,24 @@ export class Pipeline {
     if (fresh.length === 0) return;
     this.#intakeQueued += fresh.length;
     this.applyBackpressure();
-    // One batch at a time, in fetch order: a conversation's turns must reach the scheduler in offset order.
+    const runQueued = this.#intakeWaiting.length > 0;
+    for (const r of fresh) this.#intakeWaiting.push(r);
+    if (runQueued) return; // the run already queued takes these too
+    // One run at a time, in fetch order: a conversation's turns must reach the scheduler in offset order. kafkajs
+    // hands over one partition at a time; a run takes everything fetched meanwhile, after the rest of this fetch
+    // response is delivered (setImmediate), so a fetch of 12 partitions is one admit INSERT, not 12 in a row:
+    // publish → admitted went from 22 to 5 ms p50 at 200 req/s (BENCHMARKS.md, Top tier).
     this.#intakeChain = this.#intakeChain
-      .then(() => intake(fresh, this.#intakeDeps))
-      .catch((err) => this.#p.log.error({ err }, "intake failed; batch left uncommitted"))
-      .finally(() => {
-        this.#intakeQueued -= fresh.length;
-        this.applyBackpressure();
+      .then(() => new Promise<void>((r) => setImmediate(r)))
+      .then(() => {
+        const batch = this.#intakeWaiting;
+        this.#intakeWaiting = [];
+        return intake(batch, this.#intakeDeps)
+          .catch((err) => this.#p.log.error({ err }, "intake failed; batch left uncommitted"))
+          .finally(() => {
+            this.#intakeQueued -= batch.length;
+            this.applyBackpressure();
+          });
       });
   }
 
