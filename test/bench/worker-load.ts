@@ -7,6 +7,7 @@
 //   [--rate N | --rate 0 --backlog N] [--in-flight N (WORKER_MAX_IN_FLIGHT; default: the worker's own)]
 //   [--floor-seconds N (fed runs: the bare Kafka loop first, default 15; 0 = skip)]
 //   [--sample-seconds N (RSS and heap every N s, with their slope)] [--profile DIR (the worker's --cpu-prof)]
+//   [--node-options "..." (the worker's NODE_OPTIONS, e.g. V8 heap flags)]
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -115,6 +116,7 @@ const { values } = parseArgs({
     "floor-seconds": { type: "string", default: "15" },
     "sample-seconds": { type: "string" },
     profile: { type: "string" },
+    "node-options": { type: "string" },
   },
 });
 const preset = PRESETS[values.preset ?? ""];
@@ -129,6 +131,12 @@ const p: Preset = {
   ...(values.backlog !== undefined && { backlog: Number(values.backlog) }),
   ...(values["in-flight"] !== undefined && { inFlight: Number(values["in-flight"]) }),
 };
+const nodeOptions = [
+  values["node-options"] ?? "",
+  values.profile === undefined ? "" : `--cpu-prof --cpu-prof-dir=${values.profile}`,
+]
+  .join(" ")
+  .trim();
 const floorSeconds = p.rate ? Number(values["floor-seconds"]) : 0;
 const sampleSeconds = Number(values["sample-seconds"] ?? 0);
 
@@ -213,7 +221,7 @@ const workers = ports.map((port) =>
     OPENAI_TPM: String(p.tpm),
     RATELIMIT_SLICE_MS: String(p.sliceMs),
     ...(p.inFlight !== undefined && { WORKER_MAX_IN_FLIGHT: String(p.inFlight) }),
-    ...(values.profile !== undefined && { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${values.profile}` }),
+    ...(nodeOptions !== "" && { NODE_OPTIONS: nodeOptions }),
     TOPIC_PARTITIONS: "12",
     LOG_LEVEL: "warn",
     HISTORY_MAX_MESSAGES: "20",

@@ -18,6 +18,7 @@ export {
   countPromptTokens,
   countTextTokens,
   estimateRequestTokens,
+  loadedEncodings,
   PROMPT_OVERHEAD_TOKENS,
   type PromptMessage,
 } from "./estimate-tokens.ts";

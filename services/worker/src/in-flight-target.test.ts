@@ -15,7 +15,7 @@ describe("inFlightTarget", () => {
       [{ budgetPerSecond: budgetPerSecond(30_000), latencyMs: 1_000, observedPerSecond: 0 }],
       settings,
     );
-    expect(target).toBe(750);
+    expect(target).toBe(1_000);
   });
 
   it("never exceeds the configured maximum, however large the budget or slow the API", () => {
@@ -41,8 +41,8 @@ describe("inFlightTarget", () => {
 
   it("without a budget, grows past what it observed, so a concurrency that was the limit is not kept", () => {
     const observed = { budgetPerSecond: Number.POSITIVE_INFINITY, latencyMs: 50, observedPerSecond: 1_000 };
-    // 1,000/s × 50 ms = 50 in use; the target leaves room for twice the rate.
-    expect(inFlightTarget([observed], settings)).toBe(150);
+    // 1,000/s × 50 ms = 50 in use; the target leaves room for twice the rate, and the headroom on that.
+    expect(inFlightTarget([observed], settings)).toBe(200);
   });
 
   it("before any call is observed, the maximum (the hand-set behaviour)", () => {
@@ -103,13 +103,13 @@ describe("InFlightTargetEstimator", () => {
       now += 2;
       est.observe("gpt-4o-mini", 1_000);
     }
-    expect(est.target()).toBe(750);
+    expect(est.target()).toBe(1_000);
     // The API slows to 2 s: the target follows the moving average up.
     for (let i = 0; i < 500; i++) {
       now += 2;
       est.observe("gpt-4o-mini", 2_000);
     }
-    expect(est.target()).toBeGreaterThan(1_400);
+    expect(est.target()).toBeGreaterThan(1_900);
     now += DEFAULT_IN_FLIGHT_TARGET.idleAfterMs + 1;
     expect(est.target()).toBe(2_000);
   });
@@ -121,11 +121,11 @@ describe("InFlightTargetEstimator", () => {
       () => budgetPerSecond(0),
       () => now,
     );
-    // 200 calls/s of 100 ms for 2 s: 20 in use; twice the rate with 50 % headroom is 60.
+    // 200 calls/s of 100 ms for 2 s: 20 in use; twice the rate with 100 % headroom is 80.
     for (let i = 0; i < 400; i++) {
       now += 5;
       est.observe("m", 100);
     }
-    expect(est.target()).toBe(60);
+    expect(est.target()).toBe(80);
   });
 });

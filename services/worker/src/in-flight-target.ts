@@ -28,7 +28,7 @@ export interface InFlightTargetSettings {
 
 export const DEFAULT_IN_FLIGHT_TARGET: Omit<InFlightTargetSettings, "max"> = {
   min: 32,
-  headroom: 0.5,
+  headroom: 1,
   probeGrowth: 2,
   latencyAlpha: 0.05,
   rateWindowMs: 1_000,
