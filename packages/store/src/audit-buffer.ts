@@ -8,7 +8,8 @@ export type AuditEventName =
   | "completed"
   | "failed"
   | "dead_lettered"
-  | "reply_republished";
+  | "reply_republished"
+  | "guardrail";
 
 /** One state change of one request. `detail` never carries content: positions, latencies, reasons. */
 export interface AuditEvent {

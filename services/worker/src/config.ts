@@ -17,6 +17,8 @@ import { knownModels, ModelPriceSchema } from "@chatq/llm";
 import { z } from "zod";
 
 const DEFAULT_COMPRESSION = "lz4";
+/** The moderation model a policy uses unless it names another (whose limits then come from OPENAI_MODEL_LIMITS). */
+const DEFAULT_MODERATION_MODEL = "omni-moderation-latest";
 const share = z.coerce.number().min(0.05).max(1);
 const modelLimits = z.record(z.string(), z.object({ rpm: int(0), tpm: int(0) }));
 
@@ -106,6 +108,12 @@ const EnvSchema = z.object({
   BUDGETS_FILE: z.string().min(1).optional(),
   BUDGET_SPEND_REFRESH_MS: int(0).default(1_000),
   BUDGET_METRIC_TENANTS: csv.optional(),
+  // Guardrails (README: Guardrails). Off by default: requests go to the API as they are.
+  GUARDRAILS_ENABLED: bool.default(false),
+  GUARDRAILS_POLICY_FILE: z.string().min(1).optional(),
+  // The moderation model's own limits (OpenAI gives moderations a budget apart from chat models).
+  MODERATION_RPM: int(0).default(1000),
+  MODERATION_TPM: int(0).default(150_000),
 });
 
 export type WorkerConfig = ReturnType<typeof toConfig>;
@@ -190,6 +198,7 @@ function toConfig(
           ...(e.RETRIEVAL_STORE !== "off" && {
             [e.RETRIEVAL_EMBEDDING_MODEL]: { rpm: e.EMBEDDING_RPM, tpm: e.EMBEDDING_TPM },
           }),
+          ...moderationLimits(e),
           ...e.OPENAI_MODEL_LIMITS,
         },
       },
@@ -211,9 +220,15 @@ function toConfig(
       summary: e.SUMMARY_ENABLED ? { model: e.SUMMARY_MODEL, maxTokens: e.SUMMARY_MAX_TOKENS } : undefined,
     },
     retrieval: retrievalConfig(e),
+    guardrails: e.GUARDRAILS_ENABLED ? { policyFile: e.GUARDRAILS_POLICY_FILE } : undefined,
     telemetry: { port: e.METRICS_PORT, host: e.METRICS_HOST },
     log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY, logContent: e.LOG_CONTENT },
   };
+}
+
+function moderationLimits(e: z.infer<typeof EnvSchema>): Record<string, { rpm: number; tpm: number }> {
+  if (!e.GUARDRAILS_ENABLED) return {};
+  return { [DEFAULT_MODERATION_MODEL]: { rpm: e.MODERATION_RPM, tpm: e.MODERATION_TPM } };
 }
 
 export type RetrievalConfig = ReturnType<typeof retrievalConfig>;

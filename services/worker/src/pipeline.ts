@@ -11,6 +11,7 @@ import { Committer } from "./committer.ts";
 import { ConsumptionControl } from "./consumption-control.ts";
 import { Effects } from "./effects.ts";
 import type { EmbedSettings } from "./embed-with-retries.ts";
+import type { GuardDeps } from "./guard-request.ts";
 import { InFlightRequests } from "./in-flight-requests.ts";
 import { type IntakeDeps, intake } from "./intake.ts";
 import { type Job, replyTopicOf } from "./job.ts";
@@ -50,6 +51,8 @@ export interface PipelinePorts {
   routing?: RoutingDeps;
   /** What the budget needs in flight (in-flight-target.ts); absent: maxInFlight, as set by hand. */
   inFlightTarget?: { target(): number };
+  /** Guardrails before and after the API call; absent: off. */
+  guard?: GuardDeps | undefined;
 }
 
 export interface PipelineSettings {
@@ -284,6 +287,7 @@ export class Pipeline {
         replyTopic: this.#s.topics.replies,
         withStoreRetry: (fn) => this.#withStoreRetry(fn, job.lease),
         routing: this.#routing,
+        guard: this.#p.guard,
       });
       const published = await this.#effects.push(effect);
       completed = true;
@@ -336,7 +340,8 @@ export class Pipeline {
     const target = Math.min(this.#s.maxInFlight, this.#p.inFlightTarget?.target() ?? this.#s.maxInFlight);
     this.#p.events.emit("in_flight", { count: this.#scheduler.size(), target });
     if (load >= this.#s.maxInFlight || callable >= target) this.setPaused("backpressure", true);
-    else if (load <= this.#s.maxInFlight * 0.8 && callable <= target * 0.8) this.setPaused("backpressure", false);
+    else if (load <= this.#s.maxInFlight * 0.8 && callable <= target * 0.8)
+      this.setPaused("backpressure", false);
     this.setPaused("ratelimit", this.#p.limiter.isSaturated());
   }
 
