@@ -21,6 +21,7 @@ case "$name" in
   outage)    bash infra/local/stack-up.sh >/dev/null; node_run test/bench/outage-recovery.ts "$@" ;;
   scale-out) bash infra/local/stack-up.sh >/dev/null; node_run test/bench/scale-out.ts "$@" ;;
   gateway)   bash infra/local/stack-up.sh >/dev/null; node_run test/bench/gateway-overhead.ts "$@" ;;
+  peers)     bash infra/local/stack-up.sh >/dev/null; node_run test/bench/peers.ts "$@" ;;
   routing)
     node_run packages/routing/bench/decision.ts
     bash infra/local/stack-up.sh >/dev/null
@@ -38,7 +39,7 @@ case "$name" in
   retrieval) bash infra/local/stack-up.sh >/dev/null; node_run test/bench/retrieval.ts "$@" ;;
   batch)     bash infra/local/stack-up.sh >/dev/null; node_run test/bench/batch.ts "$@" ;;
   *)
-    echo "usage: pnpm bench worker|ratelimit|scale-out|codecs|kafka-clients|outage|gateway|routing|guardrails|limiter|store|fake|retrieval|batch [options]" >&2
+    echo "usage: pnpm bench worker|ratelimit|scale-out|codecs|kafka-clients|outage|gateway|peers|routing|guardrails|limiter|store|fake|retrieval|batch [options]" >&2
     echo "  worker     one worker, 50 ms API latency, no rate limit: answered requests/s" >&2
     echo "  ratelimit  3 workers on a small shared budget (RPM use, 429 share), then the high-volume tier" >&2
     echo "  scale-out  1 worker + backlog over a small shared budget, 2 join: budget use per 10 s, time to first call" >&2
@@ -46,6 +47,7 @@ case "$name" in
     echo "  kafka-clients  codec libraries; producer codecs for replies; kafkajs vs @platformatic/kafka" >&2
     echo "  outage     the API down (5xx, then a rejected key) for 10 s under load: time back to full rate" >&2
     echo "  gateway    HTTP gateway vs straight to Kafka at 100 and 500 clients: added p50/p99, req/s per core" >&2
+    echo "  peers      chatq beside a kafkajs eachMessage and an eachBatch + p-limit consumer: req/s, budget, latency, order, duplicates" >&2
     echo "  routing    routing decision cost (µs), then worker throughput: plain model vs a 3-deployment route" >&2
     echo "  guardrails pipeline CPU µs and added latency; language detectors; worker throughput, guardrails off vs on" >&2
     echo "  limiter    the rate limiter alone: acquisitions/s and added latency, vs bottleneck" >&2

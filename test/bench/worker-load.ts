@@ -4,6 +4,10 @@
 //   pnpm bench ratelimit   — small budget shared by 3 workers, then the high-volume tier
 //   pnpm bench routing     — throughput with every request on a 3-deployment route (preset routed)
 // Or directly: node test/bench/worker-load.ts --preset throughput | small-budget | high-volume [--seconds N]
+//   [--rate N | --rate 0 --backlog N] [--in-flight N (WORKER_MAX_IN_FLIGHT; default: the worker's own)]
+//   [--floor-seconds N (fed runs: the bare Kafka loop first, default 15; 0 = skip)]
+//   [--sample-seconds N (RSS and heap every N s, with their slope)] [--profile DIR (the worker's --cpu-prof)]
+//   [--node-options "..." (the worker's NODE_OPTIONS, e.g. V8 heap flags)]
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,6 +18,7 @@ import { startFakeProcess } from "../harness/fake-process.ts";
 import { collect, createTopics, requestPublisher, testKafka } from "../harness/kafka-io.ts";
 import { scenarioFor } from "../harness/names.ts";
 import { freePort, spawnWorker } from "../harness/worker-process.ts";
+import { measureKafkaFloor } from "./kafka-floor.ts";
 
 interface Preset {
   description: string;
@@ -30,7 +35,8 @@ interface Preset {
   seconds: number;
   conversations: number;
   maxTokens: number;
-  inFlight: number;
+  /** WORKER_MAX_IN_FLIGHT; absent: the worker's default, below which it derives what the budget needs. */
+  inFlight?: number;
   /** Requests name a route of this many deployments (weights 50/30/20…) instead of a plain model. */
   routeDeployments?: number;
   /** Questions carry an email and a phone number; with `on`, the worker runs every local guardrail on them. */
@@ -92,7 +98,6 @@ const PRESETS: Record<string, Preset> = {
     seconds: 120,
     conversations: 20_000,
     maxTokens: 50,
-    inFlight: 1000,
   },
 };
 
@@ -119,6 +124,11 @@ const { values } = parseArgs({
     seconds: { type: "string" },
     rate: { type: "string" },
     backlog: { type: "string" },
+    "in-flight": { type: "string" },
+    "floor-seconds": { type: "string", default: "15" },
+    "sample-seconds": { type: "string" },
+    profile: { type: "string" },
+    "node-options": { type: "string" },
   },
 });
 const preset = PRESETS[values.preset ?? ""];
@@ -131,7 +141,16 @@ const p: Preset = {
   ...(values.seconds !== undefined && { seconds: Number(values.seconds) }),
   ...(values.rate !== undefined && { rate: Number(values.rate) }),
   ...(values.backlog !== undefined && { backlog: Number(values.backlog) }),
+  ...(values["in-flight"] !== undefined && { inFlight: Number(values["in-flight"]) }),
 };
+const nodeOptions = [
+  values["node-options"] ?? "",
+  values.profile === undefined ? "" : `--cpu-prof --cpu-prof-dir=${values.profile}`,
+]
+  .join(" ")
+  .trim();
+const floorSeconds = p.rate ? Number(values["floor-seconds"]) : 0;
+const sampleSeconds = Number(values["sample-seconds"] ?? 0);
 
 const services = {
   kafkaBrokers: (process.env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(","),
@@ -147,6 +166,18 @@ const kafka = testKafka(s);
 await createTopics(kafka, s, 12);
 const replies = await collect(kafka, s.topics.replies, s.id);
 const publisher = await requestPublisher(kafka, s);
+// Before the worker starts, so the loop has the machine to itself as the worker will.
+const floor =
+  floorSeconds > 0
+    ? await measureKafkaFloor(kafka, {
+        brokers: services.kafkaBrokers,
+        inTopic: `${s.topics.requests}.floor`,
+        outTopic: `${s.topics.replies}.floor`,
+        groupId: `${s.groupId}-floor`,
+        ratePerSecond: p.rate ?? 0,
+        seconds: floorSeconds,
+      })
+    : [];
 const publishedAt = new Map<string, number>();
 let seq = 0;
 const nextRequests = (n: number): ChatRequest[] =>
@@ -172,7 +203,9 @@ const nextRequests = (n: number): ChatRequest[] =>
   });
 
 if (p.backlog) {
-  await publisher.publish(nextRequests(p.backlog));
+  // In slices, so a backlog of a million is never a million objects at once.
+  for (let left = p.backlog; left > 0; left -= 10_000)
+    await publisher.publish(nextRequests(Math.min(left, 10_000)));
   console.log(`backlog of ${p.backlog} requests published`);
 }
 
@@ -213,7 +246,8 @@ const workers = ports.map((port) =>
     OPENAI_RPM: String(p.rpm),
     OPENAI_TPM: String(p.tpm),
     RATELIMIT_SLICE_MS: String(p.sliceMs),
-    WORKER_MAX_IN_FLIGHT: String(p.inFlight),
+    ...(p.inFlight !== undefined && { WORKER_MAX_IN_FLIGHT: String(p.inFlight) }),
+    ...(nodeOptions !== "" && { NODE_OPTIONS: nodeOptions }),
     TOPIC_PARTITIONS: "12",
     LOG_LEVEL: "warn",
     HISTORY_MAX_MESSAGES: "20",
@@ -226,6 +260,19 @@ let maxRssMb = 0;
 const rssTimer = setInterval(() => {
   for (const w of workers) maxRssMb = Math.max(maxRssMb, rssMb(w.proc.pid));
 }, 1000);
+// The first worker's RSS (from /proc) and V8 heap (its own /metrics), every sampleSeconds, for the memory run.
+const samples: { s: number; rssMb: number; heapMb: number; inFlightTarget: number }[] = [];
+const metricsUrl = await workers[0]?.metricsUrl;
+const sampleTimer =
+  sampleSeconds > 0
+    ? setInterval(() => {
+        void sampleMemory(metricsUrl ?? "", workers[0]?.proc.pid).then((m) => {
+          const sample = { s: Math.round((Date.now() - started) / 1000), ...m };
+          samples.push(sample);
+          console.log(`sample ${JSON.stringify(sample)}`);
+        });
+      }, sampleSeconds * 1000)
+    : undefined;
 
 if (p.rate) {
   const until = started + p.seconds * 1000;
@@ -243,6 +290,7 @@ if (p.rate) {
 }
 const windowEnd = Date.now();
 clearInterval(rssTimer);
+clearInterval(sampleTimer);
 
 // Steady state. A backlog run: the middle 80% of the replies (no warm-up, no tail). A fed run: all but the
 // first 15 s (group join, connections warming up).
@@ -276,6 +324,7 @@ for (const a of steady) {
   if (pub !== undefined && api !== undefined) added.push(a.at - pub - api);
 }
 added.sort((x, y) => x - y);
+const phases = p.rate ? await phaseBreakdown(db, steady, publishedAt) : undefined;
 const elapsedMin = (windowEnd - started) / 60_000;
 const figures: Record<string, string | number> = {
   workers: p.workers,
@@ -294,12 +343,34 @@ if (p.rpm > 0) {
   figures["tokens charged/min ÷ TPM"] = `${((100 * charged) / elapsedMin / p.tpm).toFixed(1)}%`;
 }
 if (p.rate && added.length > 0) {
-  figures["added latency p50 (ms)"] = quantile(added, 0.5).toFixed(0);
-  figures["added latency p99 (ms)"] = quantile(added, 0.99).toFixed(0);
+  figures["added latency p50 (ms)"] = quantile(added, 0.5).toFixed(1);
+  figures["added latency p99 (ms)"] = quantile(added, 0.99).toFixed(1);
+}
+if (floor.length > 0) {
+  figures["Kafka floor p50 (ms)"] = quantile(floor, 0.5).toFixed(1);
+  figures["Kafka floor p99 (ms)"] = quantile(floor, 0.99).toFixed(1);
+  if (added.length > 0) {
+    figures["chatq / floor p50"] = (quantile(added, 0.5) / quantile(floor, 0.5)).toFixed(2);
+    figures["chatq / floor p99"] = (quantile(added, 0.99) / quantile(floor, 0.99)).toFixed(2);
+  }
+}
+// Growth after the first minute (warm-up: pools, JIT, the heap finding its size): least squares, MB per minute.
+const settled = samples.filter((x) => x.s >= 60);
+if (settled.length >= 3) {
+  figures["RSS slope after 60 s (MB/min)"] = slopePerMinute(settled.map((x) => [x.s, x.rssMb])).toFixed(2);
+  figures["heap slope after 60 s (MB/min)"] = slopePerMinute(settled.map((x) => [x.s, x.heapMb])).toFixed(2);
+  figures["RSS min / max after 60 s (MB)"] =
+    `${Math.min(...settled.map((x) => x.rssMb)).toFixed(0)} / ${Math.max(...settled.map((x) => x.rssMb)).toFixed(0)}`;
+  figures["heap min / max after 60 s (MB)"] =
+    `${Math.min(...settled.map((x) => x.heapMb)).toFixed(0)} / ${Math.max(...settled.map((x) => x.heapMb)).toFixed(0)}`;
 }
 console.log("");
 for (const [k, v] of Object.entries(figures)) console.log(`${k.padEnd(32)} ${v}`);
-console.log(`\nJSON ${JSON.stringify({ preset: values.preset, ...figures })}`);
+if (phases) {
+  console.log("\nwhere the added latency goes (p50 / p99 ms of each phase, steady replies):");
+  for (const [k, v] of Object.entries(phases)) console.log(`  ${k.padEnd(44)} ${v}`);
+}
+console.log(`\nJSON ${JSON.stringify({ preset: values.preset, ...figures, ...(phases && { phases }) })}`);
 
 await Promise.all(workers.map((w) => w.stop("SIGTERM")));
 await Promise.all([replies.close(), publisher.close()]);
@@ -313,6 +384,73 @@ function requestIdOf(v: Buffer | null): string {
 }
 function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+}
+/**
+ * Splits each steady reply's path at the moments the database saw: admitted (the intake INSERT's transaction),
+ * the first attempt started (audit row, the worker's clock), stored (the effects transaction). The same machine's
+ * clock throughout, so the phases add up to the whole.
+ */
+async function phaseBreakdown(
+  db: ReturnType<typeof scenarioDb>,
+  steadyReplies: { at: number; id: string }[],
+  published: Map<string, number>,
+): Promise<Record<string, string>> {
+  const rows = await db.query<{
+    request_id: string;
+    admitted: number;
+    attempt: number;
+    stored: number;
+    api_ms: number;
+  }>(
+    `select q.request_id, extract(epoch from q.created_at) * 1000 as admitted,
+            (select extract(epoch from min(a.at)) * 1000 from audit_log a
+              where a.request_id = q.request_id and a.event = 'attempt_started') as attempt,
+            extract(epoch from r.created_at) * 1000 as stored, u.api_ms
+       from requests q join replies r using (request_id) join usage u using (request_id)`,
+  );
+  const byId = new Map(rows.map((r) => [r.request_id, r]));
+  const cols: Record<string, number[]> = {
+    "publish → admitted (fetch, decode, admit txn)": [],
+    "admitted → API call (history, limiter)": [],
+    "API answered → stored (effects batching)": [],
+    "stored → reply read (txn, produce, fetch)": [],
+  };
+  const [a, b, c, d] = Object.values(cols) as [number[], number[], number[], number[]];
+  for (const reply of steadyReplies) {
+    const r = byId.get(reply.id);
+    const pub = published.get(reply.id);
+    if (!r || pub === undefined || r.attempt === null) continue;
+    a.push(Number(r.admitted) - pub);
+    b.push(Number(r.attempt) - Number(r.admitted));
+    c.push(Number(r.stored) - Number(r.attempt) - Number(r.api_ms));
+    d.push(reply.at - Number(r.stored));
+  }
+  return Object.fromEntries(
+    Object.entries(cols).map(([k, v]) => {
+      v.sort((x, y) => x - y);
+      return [k, `${quantile(v, 0.5).toFixed(1)} / ${quantile(v, 0.99).toFixed(1)}`];
+    }),
+  );
+}
+async function sampleMemory(url: string, pid: number | undefined) {
+  const text = await fetch(`${url}/metrics`).then(
+    (r) => r.text(),
+    () => "",
+  );
+  const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)`, "m").exec(text)?.[1] ?? Number.NaN);
+  return {
+    rssMb: Math.round(rssMb(pid)),
+    heapMb: Math.round(gauge("nodejs_heap_size_used_bytes") / 1024 / 1024),
+    inFlightTarget: gauge("chatq_in_flight_target"),
+  };
+}
+function slopePerMinute(points: [number, number][]): number {
+  const n = points.length;
+  const mx = points.reduce((a, [x]) => a + x, 0) / n;
+  const my = points.reduce((a, [, y]) => a + y, 0) / n;
+  const sxy = points.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0);
+  const sxx = points.reduce((a, [x]) => a + (x - mx) ** 2, 0);
+  return sxx === 0 ? 0 : (60 * sxy) / sxx;
 }
 function rssMb(pid: number | undefined): number {
   try {

@@ -1,6 +1,5 @@
-import { countTokens as countCl100k } from "gpt-tokenizer/encoding/cl100k_base";
-import { countTokens as countO200k } from "gpt-tokenizer/encoding/o200k_base";
-import { modelInfo } from "./model-catalog.ts";
+import { createRequire } from "node:module";
+import { type ModelInfo, modelInfo } from "./model-catalog.ts";
 
 export interface PromptMessage {
   role: string;
@@ -15,9 +14,34 @@ const REPLY_PRIMING = 3;
 // tokenizer's default is to throw on it).
 const PLAIN_TEXT = { disallowedSpecial: new Set<string>() };
 
+type CountTokens = (text: string, options: typeof PLAIN_TEXT) => number;
+
+// Each encoding's ranks cost tens of MB once loaded (o200k_base ~62 MB RSS, cl100k_base ~35 MB): load only the
+// families of the models this process actually counts for, on first use. require() because counting is
+// synchronous on the hot path; the module cache makes every later call a map lookup.
+const require = createRequire(import.meta.url);
+const ENCODING_MODULES: Record<ModelInfo["encoding"], string> = {
+  o200k_base: "gpt-tokenizer/encoding/o200k_base",
+  cl100k_base: "gpt-tokenizer/encoding/cl100k_base",
+};
+const loaded = new Map<ModelInfo["encoding"], CountTokens>();
+
+function counterFor(encoding: ModelInfo["encoding"]): CountTokens {
+  let count = loaded.get(encoding);
+  if (count === undefined) {
+    count = (require(ENCODING_MODULES[encoding]) as { countTokens: CountTokens }).countTokens;
+    loaded.set(encoding, count);
+  }
+  return count;
+}
+
+/** The tokenizer encodings loaded so far (a worker serving only gpt-4o-mini has o200k_base alone). */
+export function loadedEncodings(): ModelInfo["encoding"][] {
+  return [...loaded.keys()];
+}
+
 export function countTextTokens(model: string, text: string): number {
-  const count = modelInfo(model).encoding === "cl100k_base" ? countCl100k : countO200k;
-  return count(text, PLAIN_TEXT);
+  return counterFor(modelInfo(model).encoding)(text, PLAIN_TEXT);
 }
 
 /** One message's share of the prompt, wrapping included. */

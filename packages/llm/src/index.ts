@@ -19,6 +19,7 @@ export {
   countPromptTokens,
   countTextTokens,
   estimateRequestTokens,
+  loadedEncodings,
   PROMPT_OVERHEAD_TOKENS,
   type PromptMessage,
 } from "./estimate-tokens.ts";

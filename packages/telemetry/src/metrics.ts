@@ -35,6 +35,7 @@ export const METRIC_NAMES = {
   costUsd: "chatq_cost_usd_total",
   inFlight: "chatq_in_flight",
   inFlightLimit: "chatq_in_flight_limit",
+  inFlightTarget: "chatq_in_flight_target",
   ratelimitQueueDepth: "chatq_ratelimit_queue_depth",
   ratelimitWait: "chatq_ratelimit_wait_seconds",
   ratelimitLimit: "chatq_ratelimit_limit",
@@ -224,6 +225,11 @@ export function createMetrics(opts: CreateMetricsOptions = {}) {
     inFlightLimit: new Gauge({
       name: n.inFlightLimit,
       help: "Configured maximum of in-flight requests per worker; consumption pauses at this level.",
+      registers,
+    }),
+    inFlightTarget: new Gauge({
+      name: n.inFlightTarget,
+      help: "In-flight requests the budget needs (budget rate × API latency + headroom, at most the limit); consumption pauses at this level.",
       registers,
     }),
     ratelimitQueueDepth: new Gauge({

@@ -12,7 +12,7 @@ describe("loadConfig", () => {
     const c = loadConfig(minimal);
     expect(c.kafka.brokers).toEqual(["127.0.0.1:9092"]);
     expect(c.topics.requests).toBe("chat.requests");
-    expect(c.worker.maxInFlight).toBe(500);
+    expect(c.worker.maxInFlight).toBe(2_000);
     expect(c.redisUrl).toBeUndefined();
     expect(c.kafka.compression).toBe("lz4");
   });

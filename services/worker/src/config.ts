@@ -77,7 +77,8 @@ const EnvSchema = z.object({
   RATELIMIT_SLICE_MS: int(100, 60_000).default(1000),
   RATELIMIT_MAX_QUEUED: int(1).default(2000),
   RATELIMIT_KEY_PREFIX: z.string().default("chatq"),
-  WORKER_MAX_IN_FLIGHT: int(1, 100_000).default(500),
+  // An upper bound for memory: the worker holds what its budget needs by Little's law (in-flight-target.ts).
+  WORKER_MAX_IN_FLIGHT: int(1, 100_000).default(2_000),
   REQUEST_MAX_BYTES: int(256, 64 * 1024 * 1024).default(256 * 1024),
   HISTORY_MAX_MESSAGES: int(0, 10_000).default(100),
   SHUTDOWN_TIMEOUT_MS: int(0).default(30_000),

@@ -119,3 +119,18 @@ describe("KeyedScheduler.stop and dropQueued", () => {
     expect(s.running()).toBe(1);
   });
 });
+
+describe("KeyedScheduler.keys", () => {
+  it("counts conversations with work, not the turns queued behind them", async () => {
+    const gates: (() => void)[] = [];
+    const s = new KeyedScheduler<number>(() => new Promise<void>((r) => gates.push(r)), 10);
+    s.push("a", 1);
+    s.push("a", 2);
+    s.push("b", 3);
+    expect(s.size()).toBe(3);
+    expect(s.keys()).toBe(2);
+    for (const open of gates.splice(0)) open();
+    await new Promise((r) => setImmediate(r));
+    expect(s.keys()).toBe(1);
+  });
+});

@@ -42,6 +42,11 @@ export class KeyedScheduler<T> {
     return this.#size;
   }
 
+  /** Keys with work (running or next in line): what can be at the API at once; the rest wait behind their key. */
+  keys(): number {
+    return this.#queues.size;
+  }
+
   running(): number {
     return this.#runningKeys.size;
   }

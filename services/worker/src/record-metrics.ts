@@ -69,7 +69,10 @@ export function recordMetrics(
     m.circuitOpen.set({ circuit }, state === "closed" ? 0 : 1);
     m.circuitTransitions.inc({ circuit, state });
   });
-  events.on("in_flight", ({ count }) => m.inFlight.set(count));
+  events.on("in_flight", ({ count, target }) => {
+    m.inFlight.set(count);
+    m.inFlightTarget.set(target);
+  });
   events.on("routed", ({ route, fallbacks }) => {
     for (const f of fallbacks) m.routeFallbacks.inc({ route, from: f.from, reason: f.reason });
   });

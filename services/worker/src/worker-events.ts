@@ -48,7 +48,8 @@ export interface WorkerEventMap {
   /** circuit: "account" for the key/quota gate, else the model whose API circuit changed. */
   circuit_changed: { circuit: string; state: CircuitState; reason?: string; nextTryInMs?: number };
   assignment_changed: { partitions: readonly number[]; lost: readonly number[]; handedOver: number };
-  in_flight: { count: number };
+  /** target: what this worker may hold now (in-flight-target.ts, at most WORKER_MAX_IN_FLIGHT). */
+  in_flight: { count: number; target: number };
   /** A request for a route answered (or finally failed) at `deployment`, after leaving `fallbacks` in order. */
   routed: {
     route: string;

@@ -11,6 +11,7 @@ import { startBatchPath } from "./batch-path.ts";
 import { Closers } from "./closers.ts";
 import type { WorkerConfig } from "./config.ts";
 import { openRetrievalStore } from "./document-library.ts";
+import { budgetPerSecond, DEFAULT_IN_FLIGHT_TARGET, InFlightTargetEstimator } from "./in-flight-target.ts";
 import { startLagMonitor } from "./lag-monitor.ts";
 import { Pipeline, type PipelinePorts } from "./pipeline.ts";
 import { recordMetrics } from "./record-metrics.ts";
@@ -256,6 +257,7 @@ async function start(
     registry: metrics.registry,
     sleep,
   });
+  const inFlightTarget = budgetInFlightTarget(config, events, now);
   const pipeline = new Pipeline(
     {
       batch,
@@ -272,6 +274,7 @@ async function start(
       random: Math.random,
       retrieval,
       routing,
+      inFlightTarget,
       guard,
     },
     {
@@ -369,6 +372,18 @@ function applyRoutes(config: WorkerConfig, table: RouteTable): void {
   for (const [id, d] of Object.entries(table.deployments)) {
     if (d.limits) perModel[`@${id}`] = d.limits;
   }
+}
+
+/** Little's law over the API calls this worker makes, bounded by WORKER_MAX_IN_FLIGHT (in-flight-target.ts). */
+function budgetInFlightTarget(config: WorkerConfig, events: WorkerEvents, now: () => number) {
+  const { limits } = config.rateLimit;
+  const estimator = new InFlightTargetEstimator(
+    { ...DEFAULT_IN_FLIGHT_TARGET, max: config.worker.maxInFlight },
+    (model) => budgetPerSecond((limits.perModel[model] ?? limits.default).rpm),
+    now,
+  );
+  events.on("attempt", ({ model, seconds }) => estimator.observe(model, seconds * 1000));
+  return estimator;
 }
 
 /**
