@@ -31,7 +31,8 @@ export interface RequestKeyRow {
 /** One element of the json array ADMIT_SQL reads; `ord` is the position in the batch (first occurrence wins). */
 export interface AdmissionRow extends RequestKeyRow {
   priority: string;
-  payload: ChatRequest;
+  /** The request, or its sealed envelope with encryption on (stored as a jsonb string). */
+  payload: ChatRequest | string;
   source_topic: string;
   source_partition: number;
   source_offset: string;

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { DEFAULT_TOPICS } from "@chatq/contracts";
 import { knownModels } from "@chatq/llm";
+import { encryptionProblem } from "@chatq/vault";
 import { z } from "zod";
 
 const int = (min: number, max: number = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
@@ -51,6 +52,10 @@ const EnvSchema = z.object({
     .optional(),
   RATELIMIT_KEY_PREFIX: z.string().default("chatq"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  // Data protection (README: Data protection): the gateway opens stored replies, so it holds the same master key.
+  ENCRYPTION: z.enum(["on", "off"]).default("on"),
+  CHATQ_MASTER_KEY: z.string().min(1).optional(),
+  CHATQ_MASTER_KEY_FILE: z.string().min(1).optional(),
 });
 
 export type GatewayConfig = ReturnType<typeof toConfig>;
@@ -80,7 +85,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if ((e.GATEWAY_TLS_CERT === undefined) !== (e.GATEWAY_TLS_KEY === undefined)) {
     throw new ConfigError(["GATEWAY_TLS_CERT and GATEWAY_TLS_KEY: set both or neither"]);
   }
-  return toConfig(e);
+  const config = toConfig(e);
+  const problem = encryptionProblem(config.encryption);
+  if (problem !== undefined) throw new ConfigError([problem]);
+  return config;
 }
 
 /** The prefix of every gateway replica's reply topic; the workers allow it with TOPIC_REPLIES_ALLOWED=<prefix>*. */
@@ -126,5 +134,10 @@ function toConfig(e: z.infer<typeof EnvSchema>) {
     database: { url: e.DATABASE_URL, schema: e.DATABASE_SCHEMA },
     redis: e.REDIS_URL === undefined ? undefined : { url: e.REDIS_URL, keyPrefix: e.RATELIMIT_KEY_PREFIX },
     log: { level: e.LOG_LEVEL },
+    encryption: {
+      enabled: e.ENCRYPTION === "on",
+      masterKey: e.CHATQ_MASTER_KEY,
+      masterKeyFile: e.CHATQ_MASTER_KEY_FILE,
+    },
   };
 }

@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import { DEFAULT_TOPICS } from "@chatq/contracts";
 import { COMPRESSIONS } from "@chatq/kafka";
 import { knownModels, ModelPriceSchema } from "@chatq/llm";
+import { encryptionProblem } from "@chatq/vault";
 import { z } from "zod";
 
 const DEFAULT_COMPRESSION = "lz4";
@@ -143,6 +144,10 @@ const EnvSchema = z.object({
   BUDGETS_FILE: z.string().min(1).optional(),
   BUDGET_SPEND_REFRESH_MS: int(0).default(1_000),
   BUDGET_METRIC_TENANTS: csv.optional(),
+  // Data protection (README: Data protection). On unless turned off explicitly.
+  ENCRYPTION: z.enum(["on", "off"]).default("on"),
+  CHATQ_MASTER_KEY: z.string().min(1).optional(),
+  CHATQ_MASTER_KEY_FILE: z.string().min(1).optional(),
 });
 
 export type WorkerConfig = ReturnType<typeof toConfig>;
@@ -169,7 +174,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
   }
-  return toConfig(parsed.data, (name) => env[name]);
+  const config = toConfig(parsed.data, (name) => env[name]);
+  const problem = encryptionProblem(config.encryption);
+  if (problem !== undefined) throw new ConfigError([problem]);
+  return config;
 }
 
 /** `secret` reads a deployment's key reference: the route file names a variable, never holds a key. */
@@ -262,6 +270,11 @@ function toConfig(
     retrieval: retrievalConfig(e),
     telemetry: { port: e.METRICS_PORT, host: e.METRICS_HOST },
     log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY, logContent: e.LOG_CONTENT },
+    encryption: {
+      enabled: e.ENCRYPTION === "on",
+      masterKey: e.CHATQ_MASTER_KEY,
+      masterKeyFile: e.CHATQ_MASTER_KEY_FILE,
+    },
   };
 }
 

@@ -5,6 +5,7 @@ import { createRateLimiter } from "@chatq/ratelimit";
 import { RouteSource, type RouteTable } from "@chatq/routing";
 import { createStore, migrate, type Store } from "@chatq/store";
 import { type ChatqMetrics, type Logger, primeSeries, startTelemetryServer } from "@chatq/telemetry";
+import { loadKeyWrapper } from "@chatq/vault";
 import { ApiGates } from "./api-gates.ts";
 import { Closers } from "./closers.ts";
 import type { WorkerConfig } from "./config.ts";
@@ -123,8 +124,10 @@ async function start(
     const { applied } = await migrate(storeOptions);
     if (applied.length > 0) log.info({ applied }, "database migrated");
   }
+  const wrapper = await loadKeyWrapper(config.encryption);
   const store = await createStore({
     ...storeOptions,
+    ...(wrapper !== undefined && { encryption: { wrapper } }),
     onError: (err) => {
       events.emit("store_error", { operation: "background" });
       log.warn({ err, operation: err.operation }, "postgres error");
