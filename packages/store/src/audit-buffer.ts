@@ -8,7 +8,13 @@ export type AuditEventName =
   | "completed"
   | "failed"
   | "dead_lettered"
-  | "reply_republished";
+  | "reply_republished"
+  | "anchor"
+  | "erased"
+  | "exported"
+  | "purged"
+  | "consent_granted"
+  | "consent_revoked";
 
 /** One state change of one request. `detail` never carries content: positions, latencies, reasons. */
 export interface AuditEvent {

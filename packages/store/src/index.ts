@@ -1,5 +1,7 @@
 export type { Admission, ReceivedRequest } from "./admission.ts";
 export type { AuditEvent, AuditEventName } from "./audit-buffer.ts";
+export { type BrokenRow, type ChainBreak, genesisHash, walkChain } from "./audit-chain.ts";
+export { type AuditVerification, anchorAuditLog, type ChainHead, verifyAuditLog } from "./audit-verify.ts";
 export type { Outcome } from "./completion.ts";
 export type { ConversationSummary, StoredTurn } from "./conversation-context.ts";
 export type {

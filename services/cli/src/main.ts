@@ -10,6 +10,7 @@ import { DOCS_USAGE, DocsUsageError, runDocs } from "./docs.ts";
 import { follow } from "./follow.ts";
 import { formatReply } from "./format-reply.ts";
 import { compare, pricesCheck, routesCheck, spend } from "./ledger.ts";
+import { PROTECTION_USAGE, ProtectionUsageError, runAuditCommand } from "./protection.ts";
 import { buildRequest, publishRequests } from "./publish.ts";
 import { localWorkerEnv, runService } from "./run-service.ts";
 import { runTenantCommand, TENANTS_USAGE, UsageError as TenantUsageError } from "./tenants.ts";
@@ -39,6 +40,7 @@ ${DOCS_USAGE}
                                          a route's variants side by side: requests, cost, latency,
                                          answer length, finish reasons, refusals, errors
   routes check <file>                    validate a route file as the worker's reload would
+${PROTECTION_USAGE}
 
 Where the stack is comes from KAFKA_BROKERS, DATABASE_URL, REDIS_URL, TOPIC_REQUESTS, TOPIC_REPLIES,
 TOPIC_DLQ, METRICS_PORT (defaults: the local stack of \`pnpm stack:up\`); tenants and keys also DATABASE_SCHEMA
@@ -182,6 +184,9 @@ try {
       process.exit(0);
       break;
     }
+    case "audit":
+      process.exit(await runAuditCommand(rest, env, (line) => console.log(line)));
+      break;
     default:
       throw new UsageError(command ? `unknown command: ${command}` : "no command");
   }
@@ -190,6 +195,7 @@ try {
     err instanceof UsageError ||
     err instanceof TenantUsageError ||
     err instanceof DocsUsageError ||
+    err instanceof ProtectionUsageError ||
     (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
   ) {
     console.error(`${(err as Error).message}\n\n${USAGE}`);
