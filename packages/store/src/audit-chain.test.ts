@@ -33,7 +33,10 @@ describe("walkChain", () => {
         const rows = chainOf(texts);
         const at = pick % rows.length;
         const edited = rows.map((r, n) => (n === at ? { ...r, text: `${r.text}!` } : r));
-        expect(walkChain(start, edited).broken).toMatchObject({ id: String(100 + at), reason: "row_altered" });
+        expect(walkChain(start, edited).broken).toMatchObject({
+          id: String(100 + at),
+          reason: "row_altered",
+        });
       }),
     );
   });

@@ -4,6 +4,16 @@ export { type BrokenRow, type ChainBreak, genesisHash, walkChain } from "./audit
 export { type AuditVerification, anchorAuditLog, type ChainHead, verifyAuditLog } from "./audit-verify.ts";
 export type { Outcome } from "./completion.ts";
 export type { ConversationSummary, StoredTurn } from "./conversation-context.ts";
+export {
+  type DataSubject,
+  type ErasureReport,
+  eraseSubject,
+  exportSubject,
+  recordConsent,
+  type SubjectExport,
+  type SubjectToolOptions,
+  setTenantPolicy,
+} from "./data-subject.ts";
 export type {
   CompareQuery,
   SpendPeriod,
@@ -15,5 +25,7 @@ export type {
 export { DEFAULT_MIGRATIONS_DIR, MigrationError, migrate } from "./migrate.ts";
 export type { QueryEvent } from "./postgres-pool.ts";
 export { type RejectedMessage, rejectedReply } from "./rejection.ts";
+export { type PurgeReport, purgeExpired } from "./retention.ts";
+export type { StorageBasis, StoragePolicy } from "./storage-policy.ts";
 export { createStore, type Store, type StoreOptions } from "./store.ts";
 export { StoreError, type StoreErrorCode } from "./store-error.ts";

@@ -26,7 +26,8 @@ export async function sealAdmissions(cipher: ContentCipher, rows: AdmissionRow[]
       text: JSON.stringify(r.payload),
     })),
   );
-  return rows.map((r, n) => ({ ...r, payload: sealed[n] ?? "" }));
+  // A withheld payload (storage policy) stays null: nothing to seal.
+  return rows.map((r, n) => (r.payload === null ? r : { ...r, payload: sealed[n] ?? "" }));
 }
 
 /** Replies' content and history turns sealed under their request's data subject, in one batch of key lookups. */

@@ -46,6 +46,13 @@ import {
   sealCompletion,
   sealSummary,
 } from "./seal-content.ts";
+import {
+  type BasisRow,
+  STORAGE_BASIS_SQL,
+  StorageBases,
+  withholdAdmissions,
+  withholdCompletion,
+} from "./storage-policy.ts";
 import { openCipher, type StoreEncryption } from "./store-cipher.ts";
 import { StoreError, toStoreError } from "./store-error.ts";
 import { joinReply } from "./stored-reply.ts";
@@ -143,6 +150,9 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     ...opts.audit,
   });
   let closed: Promise<void> | undefined;
+  const bases = new StorageBases((subjects) =>
+    db.query<BasisRow>("storageBasis", STORAGE_BASIS_SQL, [jsonParam(subjects)]),
+  );
 
   // A summary is sealed under its conversation's data subject, which only the conversation row knows.
   const subjectOfConversation = async (conversationId: string) => {
@@ -158,7 +168,8 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
   return {
     async admit(batch) {
       if (batch.length === 0) return new Map();
-      const input = await sealAdmissions(cipher, admissionRows(batch));
+      const received = admissionRows(batch);
+      const input = await sealAdmissions(cipher, withholdAdmissions(received, await bases.of(received)));
       const rows = await db.query<AdmittedRow>("admit", ADMIT_SQL, [jsonParam(input)]);
       for (const r of rows) r.content = await openReplyContent(cipher, r.request_id, r.content);
       return toAdmissions(rows);
@@ -217,7 +228,8 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
 
     async complete(outcomes) {
       if (outcomes.length === 0) return { inserted: new Set() };
-      const rows = await sealCompletion(cipher, completionRows(outcomes));
+      const built = completionRows(outcomes);
+      const rows = await sealCompletion(cipher, withholdCompletion(built, await bases.of(built.outcomes)));
       const stored = await db.query<{ request_id: string }>("complete", COMPLETE_SQL, [
         jsonParam(rows.outcomes),
         jsonParam(rows.turns),

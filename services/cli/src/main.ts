@@ -10,7 +10,7 @@ import { DOCS_USAGE, DocsUsageError, runDocs } from "./docs.ts";
 import { follow } from "./follow.ts";
 import { formatReply } from "./format-reply.ts";
 import { compare, pricesCheck, routesCheck, spend } from "./ledger.ts";
-import { PROTECTION_USAGE, ProtectionUsageError, runAuditCommand } from "./protection.ts";
+import { PROTECTION_USAGE, ProtectionUsageError, runAuditCommand, runSubjectCommand } from "./protection.ts";
 import { buildRequest, publishRequests } from "./publish.ts";
 import { localWorkerEnv, runService } from "./run-service.ts";
 import { runTenantCommand, TENANTS_USAGE, UsageError as TenantUsageError } from "./tenants.ts";
@@ -186,6 +186,13 @@ try {
     }
     case "audit":
       process.exit(await runAuditCommand(rest, env, (line) => console.log(line)));
+      break;
+    case "consent":
+    case "policy":
+    case "purge":
+    case "erase":
+    case "export":
+      process.exit(await runSubjectCommand(command, rest, env, (line) => console.log(line)));
       break;
     default:
       throw new UsageError(command ? `unknown command: ${command}` : "no command");

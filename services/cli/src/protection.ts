@@ -1,11 +1,27 @@
 import { parseArgs } from "node:util";
-import { anchorAuditLog, verifyAuditLog } from "@chatq/store";
+import {
+  anchorAuditLog,
+  eraseSubject,
+  exportSubject,
+  purgeExpired,
+  recordConsent,
+  setTenantPolicy,
+  verifyAuditLog,
+} from "@chatq/store";
+import { loadKeyWrapper } from "@chatq/vault";
 import type { CliEnv } from "./cli-config.ts";
 
 export const PROTECTION_USAGE = `  audit verify [--json]                  recompute the audit log's hash chains; exit 1 naming the
                                          first altered or missing row of each broken chain
   audit anchor                           write the chains' heads into the log and print them (keep
-                                         the printed line outside the database)`;
+                                         the printed line outside the database)
+  consent grant|revoke --tenant T --user U [--notice v1]
+                                         record a user's consent to storing their content (with_consent)
+  policy --tenant T [--storage none|with_consent|always] [--content-retention '30 days']
+         [--metadata-retention '365 days']   (a retention of 'none' keeps forever)
+  purge                                  delete what is past each tenant's retention, in batches
+  erase --tenant T --user U              crypto-shred and delete everything stored about a user
+  export --tenant T --user U             everything stored about a user, as JSON on stdout`;
 
 export class ProtectionUsageError extends Error {}
 
@@ -51,4 +67,69 @@ export async function runAuditCommand(
     return 0;
   }
   throw new ProtectionUsageError("usage: chatq audit verify [--json] | chatq audit anchor");
+}
+
+const SUBJECT_OPTIONS = {
+  tenant: { type: "string" },
+  user: { type: "string" },
+  notice: { type: "string", default: "v1" },
+  storage: { type: "string" },
+  "content-retention": { type: "string" },
+  "metadata-retention": { type: "string" },
+} as const;
+
+const retention = (v: string | undefined) => (v === undefined ? undefined : v === "none" ? null : v);
+
+/** `chatq consent|policy|purge|erase|export …`; returns the exit code. */
+export async function runSubjectCommand(
+  command: "consent" | "policy" | "purge" | "erase" | "export",
+  args: string[],
+  env: CliEnv,
+  print: (line: string) => void,
+): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: SUBJECT_OPTIONS });
+  const wrapper = await loadKeyWrapper(env.encryption);
+  const opts = {
+    ...connection(env),
+    ...(wrapper !== undefined && { encryption: { wrapper } }),
+    by: operator(process.env),
+  };
+  if (command === "purge") {
+    print(JSON.stringify(await purgeExpired(opts)));
+    return 0;
+  }
+  if (values.tenant === undefined) throw new ProtectionUsageError(`${command} needs --tenant T`);
+  if (command === "policy") {
+    if (values.storage !== undefined && !["none", "with_consent", "always"].includes(values.storage))
+      throw new ProtectionUsageError("--storage must be none, with_consent or always");
+    await setTenantPolicy(opts, values.tenant, {
+      ...(values.storage !== undefined && { storage: values.storage }),
+      ...(values["content-retention"] !== undefined && {
+        contentRetention: retention(values["content-retention"]),
+      }),
+      ...(values["metadata-retention"] !== undefined && {
+        metadataRetention: retention(values["metadata-retention"]),
+      }),
+    });
+    return 0;
+  }
+  if (values.user === undefined) throw new ProtectionUsageError(`${command} needs --tenant T --user U`);
+  const subject = { tenant: values.tenant, userId: values.user };
+  if (command === "consent") {
+    const [action] = positionals;
+    if (action !== "grant" && action !== "revoke")
+      throw new ProtectionUsageError("usage: chatq consent grant|revoke --tenant T --user U");
+    await recordConsent(
+      opts,
+      subject,
+      action === "grant" ? { granted: true, noticeVersion: values.notice } : { granted: false },
+    );
+    return 0;
+  }
+  if (command === "erase") {
+    print(JSON.stringify(await eraseSubject(opts, subject)));
+    return 0;
+  }
+  print(JSON.stringify(await exportSubject(opts, subject), null, 2));
+  return 0;
 }
