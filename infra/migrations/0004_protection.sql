@@ -21,7 +21,8 @@ create table data_keys (
   wrapped     bytea not null,
   master_id   text not null,
   state       text not null default 'active' check (state in ('active', 'retired')),
-  created_at  timestamptz not null default now()
+  created_at  timestamptz not null default now(),
+  retired_at  timestamptz
 );
 
 create unique index data_keys_active_subject_idx on data_keys (tenant, user_id) where state = 'active';

@@ -24,8 +24,10 @@ export type {
 } from "./ledger.ts";
 export { DEFAULT_MIGRATIONS_DIR, MigrationError, migrate } from "./migrate.ts";
 export type { QueryEvent } from "./postgres-pool.ts";
+export { type ReencryptReport, reencryptAll } from "./reencrypt.ts";
 export { type RejectedMessage, rejectedReply } from "./rejection.ts";
 export { type PurgeReport, purgeExpired } from "./retention.ts";
 export type { StorageBasis, StoragePolicy } from "./storage-policy.ts";
 export { createStore, type Store, type StoreOptions } from "./store.ts";
+export { rotateMaster } from "./store-cipher.ts";
 export { StoreError, type StoreErrorCode } from "./store-error.ts";

@@ -1,5 +1,6 @@
-import { type ContentCipher, type KeyWrapper, plaintextCipher, Vault } from "@chatq/vault";
-import type { Database } from "./postgres-pool.ts";
+import { type ContentCipher, type KeyWrapper, plaintextCipher, rotateMasterKey, Vault } from "@chatq/vault";
+import pg from "pg";
+import { type ConnectionOptions, clientConfig, type Database } from "./postgres-pool.ts";
 
 export interface StoreEncryption {
   wrapper: KeyWrapper;
@@ -18,4 +19,27 @@ export async function openCipher(
     wrapper: encryption.wrapper,
     ...(encryption.cacheSize === undefined ? {} : { cacheSize: encryption.cacheSize }),
   });
+}
+
+/**
+ * `chatq keys rotate-master` on one dedicated connection (the rotation is one transaction), audited with who ran it.
+ */
+export async function rotateMaster(
+  opts: ConnectionOptions,
+  current: KeyWrapper,
+  next: KeyWrapper,
+  by: string,
+): Promise<{ rewrapped: number }> {
+  const client = new pg.Client(clientConfig(opts));
+  await client.connect();
+  try {
+    const result = await rotateMasterKey(client, current, next);
+    await client.query(
+      "insert into audit_log (at, event, detail) values (now(), 'keys_rotated', $1::jsonb)",
+      [JSON.stringify({ by, from: current.masterId, to: next.masterId, ...result })],
+    );
+    return result;
+  } finally {
+    await client.end();
+  }
 }

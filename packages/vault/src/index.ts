@@ -1,6 +1,7 @@
 export { formatEnvelope, isSealed, parseEnvelope } from "./envelope.ts";
 export { type KeyWrapper, LocalKeyWrapper, parseMasterKey } from "./key-wrapper.ts";
 export { type EncryptionSettings, encryptionProblem, loadKeyWrapper } from "./master-key-source.ts";
+export { rotateMasterKey } from "./rotate-master.ts";
 export {
   type ContentCipher,
   type OpenItem,

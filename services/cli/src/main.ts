@@ -10,7 +10,14 @@ import { DOCS_USAGE, DocsUsageError, runDocs } from "./docs.ts";
 import { follow } from "./follow.ts";
 import { formatReply } from "./format-reply.ts";
 import { compare, pricesCheck, routesCheck, spend } from "./ledger.ts";
-import { PROTECTION_USAGE, ProtectionUsageError, runAuditCommand, runSubjectCommand } from "./protection.ts";
+import {
+  PROTECTION_USAGE,
+  ProtectionUsageError,
+  runAuditCommand,
+  runReencrypt,
+  runRotateMaster,
+  runSubjectCommand,
+} from "./protection.ts";
 import { buildRequest, publishRequests } from "./publish.ts";
 import { localWorkerEnv, runService } from "./run-service.ts";
 import { runTenantCommand, TENANTS_USAGE, UsageError as TenantUsageError } from "./tenants.ts";
@@ -117,6 +124,10 @@ try {
     }
     case "tenants":
     case "keys":
+      if (rest[0] === "rotate-master")
+        process.exit(
+          await runRotateMaster(env, process.env.CHATQ_NEW_MASTER_KEY, (line) => console.log(line)),
+        );
       await runTenantCommand(command, rest, env, (line) => console.log(line));
       process.exit(0);
       break;
@@ -189,6 +200,9 @@ try {
       break;
     case "consent":
     case "policy":
+    case "reencrypt":
+      process.exit(await runReencrypt(rest, env, (line) => console.log(line)));
+      break;
     case "purge":
     case "erase":
     case "export":

@@ -5,10 +5,12 @@ import {
   exportSubject,
   purgeExpired,
   recordConsent,
+  reencryptAll,
+  rotateMaster,
   setTenantPolicy,
   verifyAuditLog,
 } from "@chatq/store";
-import { loadKeyWrapper } from "@chatq/vault";
+import { LocalKeyWrapper, loadKeyWrapper, parseMasterKey } from "@chatq/vault";
 import type { CliEnv } from "./cli-config.ts";
 
 export const PROTECTION_USAGE = `  audit verify [--json]                  recompute the audit log's hash chains; exit 1 naming the
@@ -21,7 +23,13 @@ export const PROTECTION_USAGE = `  audit verify [--json]                  recomp
          [--metadata-retention '365 days']   (a retention of 'none' keeps forever)
   purge                                  delete what is past each tenant's retention, in batches
   erase --tenant T --user U              crypto-shred and delete everything stored about a user
-  export --tenant T --user U             everything stored about a user, as JSON on stdout`;
+  export --tenant T --user U             everything stored about a user, as JSON on stdout
+  keys rotate-master                     re-wrap every data key from CHATQ_MASTER_KEY to
+                                         CHATQ_NEW_MASTER_KEY (content untouched); then restart the
+                                         services with the new key and run it once more
+  reencrypt [--batch 500] [--finish] [--grace 120]
+                                         move all content to new data key versions, in batches
+                                         (resumable; --finish only completes an earlier run)`;
 
 export class ProtectionUsageError extends Error {}
 
@@ -132,4 +140,49 @@ export async function runSubjectCommand(
   }
   print(JSON.stringify(await exportSubject(opts, subject), null, 2));
   return 0;
+}
+
+/** `chatq keys rotate-master`: the next master key comes from CHATQ_NEW_MASTER_KEY (base64, as the current one). */
+export async function runRotateMaster(
+  env: CliEnv,
+  newKey: string | undefined,
+  print: (line: string) => void,
+): Promise<number> {
+  const current = await loadKeyWrapper(env.encryption);
+  if (current === undefined)
+    throw new ProtectionUsageError("keys rotate-master needs encryption on (ENCRYPTION=on)");
+  if (newKey === undefined) throw new ProtectionUsageError("keys rotate-master needs CHATQ_NEW_MASTER_KEY");
+  const next = new LocalKeyWrapper(parseMasterKey(newKey));
+  const { rewrapped } = await rotateMaster(connection(env), current, next, operator(process.env));
+  print(JSON.stringify({ rewrapped, master_id: next.masterId }));
+  return 0;
+}
+
+/** `chatq reencrypt`: prints progress on stderr and the report (rows/s) on stdout. */
+export async function runReencrypt(
+  args: string[],
+  env: CliEnv,
+  print: (line: string) => void,
+): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      batch: { type: "string", default: "500" },
+      finish: { type: "boolean", default: false },
+      grace: { type: "string", default: "120" },
+    },
+  });
+  const wrapper = await loadKeyWrapper(env.encryption);
+  if (wrapper === undefined) throw new ProtectionUsageError("reencrypt needs encryption on (ENCRYPTION=on)");
+  const report = await reencryptAll({
+    ...connection(env),
+    encryption: { wrapper },
+    batchSize: Number(values.batch),
+    rotate: !values.finish,
+    graceSeconds: Number(values.grace),
+    onProgress: (rows, column) => process.stderr.write(`\r${column}: ${rows} rows moved`),
+  });
+  process.stderr.write("\n");
+  print(JSON.stringify(report));
+  return report.remaining === 0 ? 0 : 3;
 }
