@@ -8,6 +8,8 @@ export function scenarioDb(s: Scenario) {
     max: 2,
     options: `-c search_path=${s.schema}`,
   });
+  // An idle connection lost while a fault test stops Postgres: the next query reconnects.
+  pool.on("error", () => {});
   return {
     query: async <T extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<T[]> =>
       (await pool.query<T>(sql, params)).rows,

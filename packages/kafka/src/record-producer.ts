@@ -17,6 +17,24 @@ export interface RecordProducer {
 export interface RecordProducerOptions {
   /** The codec of every batch this producer sends (default none). */
   compression?: Compression;
+  /**
+   * Give up on a send after retrying for about this long (default: the client's retry policy). A caller that must
+   * say "not sent" sets this instead of racing a timer: a send abandoned by a timer goes on retrying inside the
+   * client and may land later, after its caller was told it failed, and then a retry of it is a second request.
+   */
+  giveUpAfterMs?: number;
+}
+
+/** kafkajs's retrier (doubling delays, capped per step) set to keep trying for about `ms`, then reject. */
+export function retryFor(ms: number): { retries: number; initialRetryTime: number; maxRetryTime: number } {
+  const maxRetryTime = Math.max(100, Math.min(1_000, Math.round(ms / 4)));
+  const initialRetryTime = Math.min(100, maxRetryTime);
+  let retries = 0;
+  for (let waited = 0, step = initialRetryTime; waited < ms; retries++) {
+    waited += step;
+    step = Math.min(step * 2, maxRetryTime);
+  }
+  return { retries, initialRetryTime, maxRetryTime };
 }
 
 export async function createRecordProducer(
@@ -28,6 +46,7 @@ export async function createRecordProducer(
     // Same key → same partition as the Java client and librdkafka (murmur2), so non-Node producers agree.
     createPartitioner: Partitioners.DefaultPartitioner,
     allowAutoTopicCreation: false,
+    ...(opts.giveUpAfterMs !== undefined && { retry: retryFor(opts.giveUpAfterMs) }),
   });
   await producer.connect();
   return {

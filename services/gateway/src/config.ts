@@ -1,16 +1,20 @@
 import { randomBytes } from "node:crypto";
+import {
+  brokers,
+  ConfigError,
+  csv,
+  encryptionFields,
+  encryptionSettings,
+  int,
+  logLevel,
+  parseEnv,
+  sqlIdentifier,
+  url,
+} from "@chatq/config";
 import { DEFAULT_TOPICS } from "@chatq/contracts";
 import { knownModels } from "@chatq/llm";
 import { encryptionProblem } from "@chatq/vault";
 import { z } from "zod";
-
-const int = (min: number, max: number = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
-const csv = z.string().transform((v) =>
-  v
-    .split(",")
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0),
-);
 
 /** Every environment variable the gateway reads, with its default. The README's configuration table mirrors this. */
 const EnvSchema = z.object({
@@ -38,24 +42,16 @@ const EnvSchema = z.object({
   GATEWAY_WEBHOOK_POLL_MS: int(50).default(1_000),
   GATEWAY_WEBHOOK_MAX_ATTEMPTS: int(1, 100).default(10),
   GATEWAY_WEBHOOK_TIMEOUT_MS: int(100).default(5_000),
-  KAFKA_BROKERS: csv.pipe(z.array(z.string().regex(/^[^:,\s]+:\d+$/, "must be host:port")).min(1)),
+  KAFKA_BROKERS: brokers,
   TOPIC_REQUESTS: z.string().min(1).default(DEFAULT_TOPICS.requests),
   TOPIC_REPLIES: z.string().min(1).default(DEFAULT_TOPICS.replies),
-  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL"),
-  DATABASE_SCHEMA: z
-    .string()
-    .regex(/^[a-z_][a-z0-9_]*$/, "must be a lowercase SQL identifier")
-    .optional(),
-  REDIS_URL: z
-    .string()
-    .regex(/^rediss?:\/\//, "must be a redis:// URL")
-    .optional(),
+  DATABASE_URL: url(["postgres:", "postgresql:"]),
+  DATABASE_SCHEMA: sqlIdentifier.optional(),
+  REDIS_URL: url(["redis:", "rediss:"]).optional(),
   RATELIMIT_KEY_PREFIX: z.string().default("chatq"),
-  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  LOG_LEVEL: logLevel.default("info"),
   // Data protection (README: Data protection): the gateway opens stored replies, so it holds the same master key.
-  ENCRYPTION: z.enum(["on", "off"]).default("on"),
-  CHATQ_MASTER_KEY: z.string().min(1).optional(),
-  CHATQ_MASTER_KEY_FILE: z.string().min(1).optional(),
+  ...encryptionFields,
 });
 
 export type GatewayConfig = ReturnType<typeof toConfig>;
@@ -66,22 +62,10 @@ export const GATEWAY_ENV_KEYS: readonly string[] = Object.keys(EnvSchema.shape);
 /** How long a stopping gateway may take (finish open calls, delete its reply topic) before it exits anyway. */
 export const GATEWAY_HARD_STOP_MS = 20_000;
 
-export class ConfigError extends Error {
-  override readonly name = "ConfigError";
-  readonly problems: string[];
-  constructor(problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
-    this.problems = problems;
-  }
-}
+export { ConfigError };
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
-  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
-  const parsed = EnvSchema.safeParse(present);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
-  }
-  const e = parsed.data;
+  const e = parseEnv(EnvSchema, env);
   if ((e.GATEWAY_TLS_CERT === undefined) !== (e.GATEWAY_TLS_KEY === undefined)) {
     throw new ConfigError(["GATEWAY_TLS_CERT and GATEWAY_TLS_KEY: set both or neither"]);
   }
@@ -134,10 +118,6 @@ function toConfig(e: z.infer<typeof EnvSchema>) {
     database: { url: e.DATABASE_URL, schema: e.DATABASE_SCHEMA },
     redis: e.REDIS_URL === undefined ? undefined : { url: e.REDIS_URL, keyPrefix: e.RATELIMIT_KEY_PREFIX },
     log: { level: e.LOG_LEVEL },
-    encryption: {
-      enabled: e.ENCRYPTION === "on",
-      masterKey: e.CHATQ_MASTER_KEY,
-      masterKeyFile: e.CHATQ_MASTER_KEY_FILE,
-    },
+    encryption: encryptionSettings(e),
   };
 }

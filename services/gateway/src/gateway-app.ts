@@ -222,32 +222,26 @@ export function createGatewayHandler(deps: GatewayDeps): (req: IncomingMessage, 
   }
 
   async function publish(requests: ChatRequest[], permits: (Permit | undefined)[]): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error("publish timed out")), config.publishTimeoutMs);
-    });
+    // No timer of our own: the producer gives up within the publish timeout. A send abandoned by a timer would go
+    // on retrying inside the client and land after its caller got a 503, and the caller's retry (the openai SDK
+    // sends no Idempotency-Key) would then be a second request, answered and paid for twice.
     try {
-      await Promise.race([
-        deps.producer.send(
-          requests.map((r) => ({
-            topic: config.topics.requests,
-            key: r.conversation_id ?? r.request_id,
-            value: JSON.stringify(r),
-          })),
-        ),
-        timeout,
-      ]);
+      await deps.producer.send(
+        requests.map((r) => ({
+          topic: config.topics.requests,
+          key: r.conversation_id ?? r.request_id,
+          value: JSON.stringify(r),
+        })),
+      );
       deps.onPublish(true);
     } catch {
       deps.onPublish(false);
-      // Not sent: its budget goes back. (A send that timed out may still land; its Idempotency-Key makes the
-      // client's retry safe.)
+      // Not sent, so its budget goes back. (Only a request the broker wrote but whose acknowledgement was lost
+      // can land after this; an Idempotency-Key makes the client's retry of it safe.)
       for (const p of permits) p?.release();
       throw new GatewayError("kafka_unavailable", "chatq's queue is unavailable; retry later", {
         retryAfterSeconds: 1,
       });
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -1,16 +1,11 @@
 // The gateway process: read config, start the parts, stop them on a signal.
+
+import { loadOrExit } from "@chatq/config";
 import { createLogger } from "@chatq/telemetry";
-import { ConfigError, GATEWAY_HARD_STOP_MS, loadConfig } from "./config.ts";
+import { GATEWAY_HARD_STOP_MS, loadConfig } from "./config.ts";
 import { startGateway } from "./start-gateway.ts";
 
-let config: ReturnType<typeof loadConfig>;
-try {
-  config = loadConfig();
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
-  console.error(err.message);
-  process.exit(2);
-}
+const config = loadOrExit(() => loadConfig());
 
 const log = createLogger({
   name: "chatq-gateway",

@@ -47,7 +47,8 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       onError,
     });
     closers.push(() => store.close());
-    const producer = await createRecordProducer(kafka);
+    // A 503 must mean "not sent": the producer itself gives up within the publish timeout (see publish()).
+    const producer = await createRecordProducer(kafka, { giveUpAfterMs: config.publishTimeoutMs });
     closers.push(() => producer.disconnect());
     const registry = new InstanceRegistry(kafka, {
       instanceId: config.instanceId,

@@ -1,4 +1,18 @@
 import { hostname } from "node:os";
+import {
+  bool,
+  brokers,
+  ConfigError,
+  csv,
+  encryptionFields,
+  encryptionSettings,
+  int,
+  json,
+  logLevel,
+  parseEnv,
+  sqlIdentifier,
+  url,
+} from "@chatq/config";
 import { DEFAULT_TOPICS } from "@chatq/contracts";
 import { COMPRESSIONS } from "@chatq/kafka";
 import { knownModels, ModelPriceSchema } from "@chatq/llm";
@@ -6,34 +20,6 @@ import { encryptionProblem } from "@chatq/vault";
 import { z } from "zod";
 
 const DEFAULT_COMPRESSION = "lz4";
-const int = (min: number, max: number = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max);
-const bool = z
-  .enum(["true", "false", "1", "0", "yes", "no"])
-  .transform((v) => ["true", "1", "yes"].includes(v));
-const csv = z.string().transform((v) =>
-  v
-    .split(",")
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0),
-);
-const url = (protocols: string[]) =>
-  z
-    .url({ error: `must be a URL (${protocols.join(" or ")})` })
-    .refine((v) => protocols.includes(new URL(v).protocol), {
-      error: `must use ${protocols.join(" or ")}`,
-    });
-const json = <T extends z.ZodType>(schema: T, example: string) =>
-  z
-    .string()
-    .transform((v, ctx) => {
-      try {
-        return JSON.parse(v) as unknown;
-      } catch {
-        ctx.addIssue({ code: "custom", message: `must be JSON like ${example}` });
-        return z.NEVER;
-      }
-    })
-    .pipe(schema);
 const share = z.coerce.number().min(0.05).max(1);
 const modelLimits = z.record(z.string(), z.object({ rpm: int(0), tpm: int(0) }));
 
@@ -56,7 +42,7 @@ const RETRIEVAL_ENV = {
 
 /** Every environment variable the worker reads, with its default. The README's configuration table mirrors this. */
 const EnvSchema = z.object({
-  KAFKA_BROKERS: csv.pipe(z.array(z.string().regex(/^[^:,\s]+:\d+$/, "must be host:port")).min(1)),
+  KAFKA_BROKERS: brokers,
   KAFKA_CLIENT_ID: z.string().default(`chatq-worker-${hostname()}`),
   KAFKA_GROUP_ID: z.string().min(1).default("chatq-worker"),
   KAFKA_SESSION_TIMEOUT_MS: int(6000).default(30_000),
@@ -71,10 +57,7 @@ const EnvSchema = z.object({
   TOPIC_PARTITIONS: int(1, 10_000).default(12),
   TOPIC_CREATE: bool.default(true),
   DATABASE_URL: url(["postgres:", "postgresql:"]),
-  DATABASE_SCHEMA: z
-    .string()
-    .regex(/^[a-z_][a-z0-9_]*$/, "must be a lowercase SQL identifier")
-    .optional(),
+  DATABASE_SCHEMA: sqlIdentifier.optional(),
   DATABASE_POOL_SIZE: int(1, 200).default(10),
   DB_MIGRATE_ON_START: bool.default(true),
   REDIS_URL: url(["redis:", "rediss:"]).optional(),
@@ -90,18 +73,7 @@ const EnvSchema = z.object({
   OPENAI_RETRY_MAX_MS: int(1).default(30_000),
   OPENAI_RPM: int(0).default(500),
   OPENAI_TPM: int(0).default(200_000),
-  OPENAI_MODEL_LIMITS: z
-    .string()
-    .transform((v, ctx) => {
-      try {
-        return JSON.parse(v) as unknown;
-      } catch {
-        ctx.addIssue({ code: "custom", message: 'must be JSON like {"gpt-4o":{"rpm":500,"tpm":30000}}' });
-        return z.NEVER;
-      }
-    })
-    .pipe(modelLimits)
-    .optional(),
+  OPENAI_MODEL_LIMITS: json(modelLimits, '{"gpt-4o":{"rpm":500,"tpm":30000}}').optional(),
   RATELIMIT_SLICE_MS: int(100, 60_000).default(1000),
   RATELIMIT_MAX_QUEUED: int(1).default(2000),
   RATELIMIT_KEY_PREFIX: z.string().default("chatq"),
@@ -114,7 +86,7 @@ const EnvSchema = z.object({
   LAG_REFRESH_MS: int(500).default(15_000),
   METRICS_PORT: int(0, 65_535).default(9464),
   METRICS_HOST: z.string().default("0.0.0.0"),
-  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  LOG_LEVEL: logLevel.default("info"),
   LOG_PRETTY: bool.default(false),
   LOG_CONTENT: bool.default(false),
   // Context: summaries of long conversations, and retrieval.
@@ -129,25 +101,15 @@ const EnvSchema = z.object({
   ROUTE_WAIT_BUDGET_MS: int(0).default(2_000),
   PRICES_FILE: z.string().min(1).optional(),
   PRICES_VERSION: z.string().min(1).max(64).optional(),
-  PRICES_OVERRIDES: z
-    .string()
-    .transform((v, ctx) => {
-      try {
-        return JSON.parse(v) as unknown;
-      } catch {
-        ctx.addIssue({ code: "custom", message: 'must be JSON like {"my-model":{"input":1,"output":2}}' });
-        return z.NEVER;
-      }
-    })
-    .pipe(z.record(z.string(), ModelPriceSchema))
-    .optional(),
+  PRICES_OVERRIDES: json(
+    z.record(z.string(), ModelPriceSchema),
+    '{"my-model":{"input":1,"output":2}}',
+  ).optional(),
   BUDGETS_FILE: z.string().min(1).optional(),
   BUDGET_SPEND_REFRESH_MS: int(0).default(1_000),
   BUDGET_METRIC_TENANTS: csv.optional(),
   // Data protection (README: Data protection). On unless turned off explicitly.
-  ENCRYPTION: z.enum(["on", "off"]).default("on"),
-  CHATQ_MASTER_KEY: z.string().min(1).optional(),
-  CHATQ_MASTER_KEY_FILE: z.string().min(1).optional(),
+  ...encryptionFields,
 });
 
 export type WorkerConfig = ReturnType<typeof toConfig>;
@@ -158,23 +120,11 @@ export const WORKER_ENV_KEYS: readonly string[] = Object.keys(EnvSchema.shape);
 /** Past the shutdown deadline the worker's own steps are bounded by; if it is still here then, something hangs. */
 export const HARD_STOP_GRACE_MS = 5_000;
 
-export class ConfigError extends Error {
-  override readonly name = "ConfigError";
-  readonly problems: string[];
-  constructor(problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
-    this.problems = problems;
-  }
-}
+export { ConfigError };
 
 /** Validates the environment once, at start; every bad or missing value is named in one error. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): WorkerConfig {
-  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
-  const parsed = EnvSchema.safeParse(present);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
-  }
-  const config = toConfig(parsed.data, (name) => env[name]);
+  const config = toConfig(parseEnv(EnvSchema, env), (name) => env[name]);
   const problem = encryptionProblem(config.encryption);
   if (problem !== undefined) throw new ConfigError([problem]);
   return config;
@@ -270,11 +220,7 @@ function toConfig(
     retrieval: retrievalConfig(e),
     telemetry: { port: e.METRICS_PORT, host: e.METRICS_HOST },
     log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY, logContent: e.LOG_CONTENT },
-    encryption: {
-      enabled: e.ENCRYPTION === "on",
-      masterKey: e.CHATQ_MASTER_KEY,
-      masterKeyFile: e.CHATQ_MASTER_KEY_FILE,
-    },
+    encryption: encryptionSettings(e),
   };
 }
 
@@ -314,12 +260,7 @@ const DocsEnvSchema = EnvSchema.pick({
 
 /** What `chatq docs` needs: the store, the API, the shared budget. Same names and defaults as the worker's. */
 export function loadDocsConfig(env: Record<string, string | undefined> = process.env) {
-  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
-  const parsed = DocsEnvSchema.safeParse(present);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
-  }
-  const e = parsed.data;
+  const e = parseEnv(DocsEnvSchema, env);
   return {
     databaseUrl: e.DATABASE_URL,
     schema: e.DATABASE_SCHEMA,

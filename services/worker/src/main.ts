@@ -1,16 +1,11 @@
 // The worker process: read config, build the parts, start them, stop them on a signal.
+
+import { loadOrExit } from "@chatq/config";
 import { createLogger, createMetrics } from "@chatq/telemetry";
-import { ConfigError, HARD_STOP_GRACE_MS, loadConfig } from "./config.ts";
+import { HARD_STOP_GRACE_MS, loadConfig } from "./config.ts";
 import { startWorker } from "./worker.ts";
 
-let config: ReturnType<typeof loadConfig>;
-try {
-  config = loadConfig();
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
-  console.error(err.message);
-  process.exit(2);
-}
+const config = loadOrExit(() => loadConfig());
 
 const log = createLogger({ name: "chatq-worker", ...config.log });
 const metrics = createMetrics({ version: process.env.npm_package_version ?? "0.1.0" });
