@@ -198,11 +198,11 @@ try {
     case "audit":
       process.exit(await runAuditCommand(rest, env, (line) => console.log(line)));
       break;
-    case "consent":
-    case "policy":
     case "reencrypt":
       process.exit(await runReencrypt(rest, env, (line) => console.log(line)));
       break;
+    case "consent":
+    case "policy":
     case "purge":
     case "erase":
     case "export":
