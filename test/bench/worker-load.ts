@@ -13,6 +13,7 @@ import { scenarioDb } from "../harness/database.ts";
 import { startFakeProcess } from "../harness/fake-process.ts";
 import { collect, createTopics, requestPublisher, testKafka } from "../harness/kafka-io.ts";
 import { scenarioFor } from "../harness/names.ts";
+import { encryptionEnv, newMasterKey } from "../harness/protection.ts";
 import { freePort, spawnWorker } from "../harness/worker-process.ts";
 
 interface Preset {
@@ -107,6 +108,8 @@ const { values } = parseArgs({
     seconds: { type: "string" },
     rate: { type: "string" },
     backlog: { type: "string" },
+    // Encryption at rest (README: Data protection) for the protection benchmark; off keeps the earlier figures.
+    encryption: { type: "string", default: "off" },
   },
 });
 const preset = PRESETS[values.preset ?? ""];
@@ -128,6 +131,7 @@ const services = {
   source: { kafka: "env", postgres: "env", redis: "env" },
 };
 const s = scenarioFor(`bench_${values.preset}`, services);
+const MASTER_KEY = newMasterKey();
 console.log(`# ${values.preset}: ${p.description}`);
 
 const fake = await startFakeProcess(p);
@@ -192,6 +196,7 @@ const workers = ports.map((port) =>
     LOG_LEVEL: "warn",
     HISTORY_MAX_MESSAGES: "20",
     ...routeEnv,
+    ...(values.encryption === "on" ? encryptionEnv(MASTER_KEY) : {}),
   }),
 );
 await Promise.all(workers.map((w) => w.metricsUrl));
@@ -273,7 +278,7 @@ if (p.rate && added.length > 0) {
 }
 console.log("");
 for (const [k, v] of Object.entries(figures)) console.log(`${k.padEnd(32)} ${v}`);
-console.log(`\nJSON ${JSON.stringify({ preset: values.preset, ...figures })}`);
+console.log(`\nJSON ${JSON.stringify({ preset: values.preset, encryption: values.encryption, ...figures })}`);
 
 await Promise.all(workers.map((w) => w.stop("SIGTERM")));
 await Promise.all([replies.close(), publisher.close()]);
