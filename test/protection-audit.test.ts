@@ -1,30 +1,16 @@
 // The audit log's hash chains: `chatq audit verify` passes on a log written by concurrent writers, and after a
 // superuser edits or deletes a row behind the append-only trigger's back it names that row.
-import { execFile } from "node:child_process";
-import { resolve } from "node:path";
-import { promisify } from "node:util";
 import { createStore, migrate } from "@chatq/store";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { scenarioDb } from "./harness/database.ts";
+import { runChatq } from "./harness/protection.ts";
 import { uniqueScenario } from "./harness/scenario.ts";
 
 const s = uniqueScenario("protect_audit");
 const db = scenarioDb(s);
 const storeOptions = { databaseUrl: s.services.databaseUrl, schema: s.schema, poolSize: 4 };
-const repoRoot = resolve(import.meta.dirname, "..");
 
-async function chatq(...args: string[]): Promise<{ code: number; out: string }> {
-  try {
-    const { stdout } = await promisify(execFile)(process.execPath, ["services/cli/src/main.ts", ...args], {
-      cwd: repoRoot,
-      env: { PATH: process.env.PATH ?? "", DATABASE_URL: s.services.databaseUrl, DATABASE_SCHEMA: s.schema },
-    });
-    return { code: 0, out: stdout };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? -1, out: `${e.stdout ?? ""}${e.stderr ?? ""}` };
-  }
-}
+const chatq = (...args: string[]) => runChatq(s, {}, ...args);
 
 /** As a superuser would: the append-only trigger does not fire for a session in replica mode. */
 async function bypassingTriggers(sql: string, params: unknown[] = []): Promise<void> {

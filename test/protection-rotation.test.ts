@@ -1,9 +1,6 @@
 // Key rotation under load: a worker keeps answering while `chatq reencrypt` moves content to new data keys and
 // `chatq keys rotate-master` re-wraps the data keys under a new master key. Nothing is lost, every row ends on a
 // current key, and afterwards only the new master key opens the store.
-import { execFile } from "node:child_process";
-import { resolve } from "node:path";
-import { promisify } from "node:util";
 import type { ChatRequest } from "@chatq/contracts";
 import type { FakeOpenAI } from "@chatq/fake-openai";
 import { createStore } from "@chatq/store";
@@ -11,7 +8,7 @@ import { LocalKeyWrapper } from "@chatq/vault";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { scenarioDb } from "./harness/database.ts";
 import { collect, createTopics, requestPublisher, testKafka } from "./harness/kafka-io.ts";
-import { encryptionEnv, newMasterKey } from "./harness/protection.ts";
+import { encryptionEnv, newMasterKey, runChatq } from "./harness/protection.ts";
 import { uniqueScenario } from "./harness/scenario.ts";
 import { startTestFake } from "./harness/test-budget.ts";
 import { spawnWorker } from "./harness/worker-process.ts";
@@ -22,21 +19,14 @@ const db = scenarioDb(s);
 const OLD = newMasterKey();
 const NEW = newMasterKey();
 const TOTAL = 240;
-const repoRoot = resolve(import.meta.dirname, "..");
 const storeOptions = { databaseUrl: s.services.databaseUrl, schema: s.schema, poolSize: 2 };
 let fake: FakeOpenAI;
 
+/** A command's stdout; exit 3 is reencrypt's "rows still on retired keys, run again", also an answer. */
 async function chatq(env: Record<string, string>, ...args: string[]): Promise<string> {
-  const { stdout } = await promisify(execFile)(process.execPath, ["services/cli/src/main.ts", ...args], {
-    cwd: repoRoot,
-    env: {
-      PATH: process.env.PATH ?? "",
-      DATABASE_URL: s.services.databaseUrl,
-      DATABASE_SCHEMA: s.schema,
-      ...env,
-    },
-  });
-  return stdout;
+  const { code, out } = await runChatq(s, env, ...args);
+  if (code !== 0 && code !== 3) throw new Error(`chatq ${args.join(" ")} exited ${code}: ${out}`);
+  return out;
 }
 
 /** Sealed values whose key is not an active data key (there must be none at the end). */

@@ -1,15 +1,12 @@
 // Consent, erasure, export and retention on a store with encryption on, driven as an operator would: through
 // `chatq consent|erase|export|policy|purge`, checked through SQL and the store's own reads.
-import { execFile } from "node:child_process";
-import { resolve } from "node:path";
-import { promisify } from "node:util";
 import type { ChatRequest } from "@chatq/contracts";
 import { createStore, migrate, type Store } from "@chatq/store";
 import { LocalKeyWrapper, Vault } from "@chatq/vault";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { scenarioDb } from "./harness/database.ts";
-import { filesContaining, newMasterKey, rowsContaining } from "./harness/protection.ts";
+import { filesContaining, newMasterKey, rowsContaining, runChatq } from "./harness/protection.ts";
 import { uniqueScenario } from "./harness/scenario.ts";
 
 const s = uniqueScenario("protect_subjects");
@@ -17,22 +14,17 @@ const db = scenarioDb(s);
 const MASTER = newMasterKey();
 const wrapper = new LocalKeyWrapper(Buffer.from(MASTER, "base64"));
 const storeOptions = { databaseUrl: s.services.databaseUrl, schema: s.schema, poolSize: 2 };
-const repoRoot = resolve(import.meta.dirname, "..");
 const marker = (who: string) => `zq${s.id.slice(-8)}${who}mark`;
 let store: Store;
 
 async function chatq(...args: string[]): Promise<string> {
-  const { stdout } = await promisify(execFile)(process.execPath, ["services/cli/src/main.ts", ...args], {
-    cwd: repoRoot,
-    env: {
-      PATH: process.env.PATH ?? "",
-      DATABASE_URL: s.services.databaseUrl,
-      DATABASE_SCHEMA: s.schema,
-      CHATQ_MASTER_KEY: MASTER,
-      CHATQ_OPERATOR: "dpo@example.com",
-    },
-  });
-  return stdout;
+  const { code, out } = await runChatq(
+    s,
+    { CHATQ_MASTER_KEY: MASTER, CHATQ_OPERATOR: "dpo@example.com" },
+    ...args,
+  );
+  if (code !== 0) throw new Error(`chatq ${args.join(" ")} exited ${code}: ${out}`);
+  return out;
 }
 
 /** One request answered and stored, as the worker stores it: admit, then complete. */

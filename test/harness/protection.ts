@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { resolve } from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
 import type { Scenario } from "./names.ts";
@@ -61,5 +62,31 @@ export async function filesContaining(databaseUrl: string, needle: string): Prom
     // grep exits 1 when nothing matched.
     if ((err as { code?: number }).code === 1) return [];
     throw err;
+  }
+}
+
+/**
+ * `pnpm chatq <args>` against the scenario's schema, as an operator runs it: exit code and stdout (with stderr
+ * when it failed).
+ */
+export async function runChatq(
+  s: Scenario,
+  env: Record<string, string>,
+  ...args: string[]
+): Promise<{ code: number; out: string }> {
+  try {
+    const { stdout } = await promisify(execFile)(process.execPath, ["services/cli/src/main.ts", ...args], {
+      cwd: resolve(import.meta.dirname, "../.."),
+      env: {
+        PATH: process.env.PATH ?? "",
+        DATABASE_URL: s.services.databaseUrl,
+        DATABASE_SCHEMA: s.schema,
+        ...env,
+      },
+    });
+    return { code: 0, out: stdout };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? -1, out: `${e.stdout ?? ""}${e.stderr ?? ""}` };
   }
 }
