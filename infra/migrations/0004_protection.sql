@@ -1,4 +1,5 @@
 -- 0004_protection: encryption keys, a tamper-evident audit log, consent and retention (README "Data protection").
+-- Applies after 0003_guardrails: its list of audit events keeps `guardrail`.
 
 -- The master key never reaches Postgres: only a check value wrapped by it, so a wrong key is refused at start
 -- (packages/vault verifyMasterKey) before anything is read or written.
@@ -41,7 +42,7 @@ alter table audit_log
 alter table audit_log drop constraint audit_log_event_check;
 alter table audit_log add constraint audit_log_event_check check (event in (
   'received', 'rejected', 'attempt_started', 'attempt_failed', 'completed', 'failed', 'dead_lettered',
-  'reply_republished', 'anchor', 'erased', 'exported', 'purged', 'consent_granted', 'consent_revoked',
+  'reply_republished', 'guardrail', 'anchor', 'erased', 'exported', 'purged', 'consent_granted', 'consent_revoked',
   'keys_rotated', 'reencrypted'));
 
 create index audit_log_chain_idx on audit_log (chain, chain_seq);

@@ -33,12 +33,18 @@ case "$name" in
     node_run test/bench/worker-load.ts --preset high-volume --encryption on "$@"
     node_run test/bench/worker-load.ts --preset throughput --encryption off "$@"
     node_run test/bench/worker-load.ts --preset throughput --encryption on "$@" ;;
+  guardrails)
+    node_run packages/guardrails/bench/pipeline.ts
+    node_run packages/guardrails/bench/language-detectors.ts
+    bash infra/local/stack-up.sh >/dev/null
+    node_run test/bench/worker-load.ts --preset guardrails-off "$@"
+    node_run test/bench/worker-load.ts --preset guardrails-on "$@" ;;
   limiter)   pnpm --filter @chatq/ratelimit bench "$@" ;;
   store)     pnpm --filter @chatq/store bench "$@" ;;
   fake)      pnpm --filter @chatq/fake-openai bench "$@" ;;
   retrieval) bash infra/local/stack-up.sh >/dev/null; node_run test/bench/retrieval.ts "$@" ;;
   *)
-    echo "usage: pnpm bench worker|ratelimit|scale-out|codecs|kafka-clients|outage|gateway|routing|limiter|store|fake|retrieval [options]" >&2
+    echo "usage: pnpm bench worker|ratelimit|scale-out|codecs|kafka-clients|outage|gateway|routing|guardrails|limiter|store|fake|retrieval [options]" >&2
     echo "  worker     one worker, 50 ms API latency, no rate limit: answered requests/s" >&2
     echo "  ratelimit  3 workers on a small shared budget (RPM use, 429 share), then the high-volume tier" >&2
     echo "  scale-out  1 worker + backlog over a small shared budget, 2 join: budget use per 10 s, time to first call" >&2
@@ -47,6 +53,7 @@ case "$name" in
     echo "  outage     the API down (5xx, then a rejected key) for 10 s under load: time back to full rate" >&2
     echo "  gateway    HTTP gateway vs straight to Kafka at 100 and 500 clients: added p50/p99, req/s per core" >&2
     echo "  routing    routing decision cost (µs), then worker throughput: plain model vs a 3-deployment route" >&2
+    echo "  guardrails pipeline CPU µs and added latency; language detectors; worker throughput, guardrails off vs on" >&2
     echo "  limiter    the rate limiter alone: acquisitions/s and added latency, vs bottleneck" >&2
     echo "  store      Postgres writes: outcomes/s per batch size" >&2
     echo "  fake       the fake OpenAI server's own ceiling" >&2

@@ -34,6 +34,8 @@ interface Preset {
   inFlight: number;
   /** Requests name a route of this many deployments (weights 50/30/20…) instead of a plain model. */
   routeDeployments?: number;
+  /** Questions carry an email and a phone number; with `on`, the worker runs every local guardrail on them. */
+  guardrails?: "on" | "off";
 }
 
 const PRESETS: Record<string, Preset> = {
@@ -102,6 +104,16 @@ PRESETS.routed = {
   routeDeployments: 3,
 };
 
+// Guardrails' cost at the throughput preset: the same PII-carrying questions with every local step on, and off.
+// Moderation is off in both (it is an API call of its own, not the pipeline's cost).
+for (const mode of ["off", "on"] as const) {
+  PRESETS[`guardrails-${mode}`] = {
+    ...(PRESETS.throughput as Preset),
+    description: `one worker, 50 ms API latency, no rate limit, a 20,000-request backlog, questions with PII, guardrails ${mode}`,
+    guardrails: mode,
+  };
+}
+
 const { values } = parseArgs({
   options: {
     preset: { type: "string", default: "throughput" },
@@ -150,7 +162,13 @@ const nextRequests = (n: number): ChatRequest[] =>
       request_id,
       conversation_id: `${s.id}-conv-${i % p.conversations}`,
       messages: [
-        { role: "user", content: `Benchmark question ${i}: what is ${i} + ${i}? Answer briefly, please.` },
+        {
+          role: "user",
+          content:
+            p.guardrails === undefined
+              ? `Benchmark question ${i}: what is ${i} + ${i}? Answer briefly, please.`
+              : `Benchmark question ${i} from user${i}@example.com (+34 612 345 ${String(i % 1000).padStart(3, "0")}): what is ${i} + ${i}?`,
+        },
       ],
       params: { max_tokens: p.maxTokens },
       ...(p.routeDeployments !== undefined && { model: "bench-route" }),
@@ -182,6 +200,14 @@ if (routeDir !== undefined && p.routeDeployments !== undefined) {
     }),
   );
   routeEnv.ROUTES_FILE = file;
+}
+
+if (p.guardrails === "on") {
+  const dir = mkdtempSync(join(tmpdir(), "chatq-bench-guardrails-"));
+  const file = join(dir, "policy.json");
+  writeFileSync(file, JSON.stringify({ default: { topics: { health: "disclaim", finance: "disclaim" } } }));
+  routeEnv.GUARDRAILS_ENABLED = "true";
+  routeEnv.GUARDRAILS_POLICY_FILE = file;
 }
 
 const ports = await Promise.all(Array.from({ length: p.workers }, () => freePort()));

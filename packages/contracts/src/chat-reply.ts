@@ -12,7 +12,21 @@ export const ReplyErrorSchema = z.object({
   code: z.string(),
   message: z.string(),
   retryable: z.boolean(),
+  categories: z
+    .array(z.string())
+    .optional()
+    .describe("What a guardrail refused for: moderation categories, sensitive topics or the injection rule."),
 });
+
+export const GuardrailFlagSchema = z
+  .object({
+    step: z.enum(["moderation", "injection", "topic"]),
+    on: z.enum(["input", "output", "retrieved"]),
+    categories: z.array(z.string()),
+  })
+  .describe(
+    "A guardrail that let the request through but marked it (a moderation flag, an injection heuristic, a disclaimed topic).",
+  );
 
 export const HistoryModeSchema = z
   .enum(["full", "trimmed", "summarised"])
@@ -50,6 +64,11 @@ export const ChatReplySchema = z
       .describe(
         "Deployments left before the one that answered, in order, and why (circuit_open, rate_limited, context_length).",
       ),
+    language: z
+      .string()
+      .optional()
+      .describe("The detected language (ISO 639-1) of the newest user turn, with guardrails on."),
+    flags: z.array(GuardrailFlagSchema).optional(),
   })
   .describe("The answer to one chat request, published to chat.replies (or the request's reply_topic).");
 
@@ -59,3 +78,4 @@ export type ReplyStatus = z.infer<typeof ReplyStatusSchema>;
 export type HistoryMode = z.infer<typeof HistoryModeSchema>;
 export type Source = z.infer<typeof SourceSchema>;
 export type ReplyError = z.infer<typeof ReplyErrorSchema>;
+export type GuardrailFlag = z.infer<typeof GuardrailFlagSchema>;

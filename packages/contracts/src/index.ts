@@ -1,6 +1,8 @@
 export {
   type ChatReply,
   ChatReplySchema,
+  type GuardrailFlag,
+  GuardrailFlagSchema,
   type HistoryMode,
   type ReplyError,
   type ReplyStatus,

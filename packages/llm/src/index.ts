@@ -31,6 +31,12 @@ export {
   outputLimitParam,
 } from "./model-catalog.ts";
 export {
+  createModerationClient,
+  type ModerationAnswer,
+  type ModerationCall,
+  type ModerationClient,
+} from "./moderation-client.ts";
+export {
   costOf,
   DEFAULT_PRICES_FILE,
   defaultPriceTable,

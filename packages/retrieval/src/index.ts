@@ -1,5 +1,5 @@
 export { type ChunkOptions, chunkText, type TextChunk } from "./chunk-text.ts";
-export { contextMessage } from "./context-message.ts";
+export { CONTEXT_HEADING, contextMessage } from "./context-message.ts";
 export { embeddingBatches } from "./embedding-batches.ts";
 export { type DocumentFormat, extractText, formatOf } from "./extract-text.ts";
 export { type Embed, type IngestDeps, ingestDocument } from "./ingest-document.ts";

@@ -14,7 +14,8 @@ export type AuditEventName =
   | "exported"
   | "purged"
   | "consent_granted"
-  | "consent_revoked";
+  | "consent_revoked"
+  | "guardrail";
 
 /** One state change of one request. `detail` never carries content: positions, latencies, reasons. */
 export interface AuditEvent {

@@ -55,6 +55,9 @@ export const METRIC_NAMES = {
   routeReloads: "chatq_route_reloads_total",
   deprecatedModelRequests: "chatq_deprecated_model_requests_total",
   tenantBudgetDecisions: "chatq_tenant_budget_decisions_total",
+  guardrailVerdicts: "chatq_guardrail_verdicts_total",
+  piiRedactions: "chatq_pii_redactions_total",
+  requestLanguages: "chatq_request_languages_total",
 } as const;
 
 // Buckets are chosen per distribution so p50..p99 land between bucket bounds, not all in the last one.
@@ -342,6 +345,24 @@ export function createMetrics(opts: CreateMetricsOptions = {}) {
       name: n.tenantBudgetDecisions,
       help: "Budget checks at admission: admit, soft (over the soft threshold, admitted), reject, hold. tenant: allow-listed in BUDGET_METRIC_TENANTS, else other.",
       labelNames: ["tenant", "decision"] as const,
+      registers,
+    }),
+    guardrailVerdicts: new Counter({
+      name: n.guardrailVerdicts,
+      help: "Guardrail verdicts: step (pii, moderation, topic, language, injection), on (input, output, retrieved), verdict.",
+      labelNames: ["step", "on", "verdict"] as const,
+      registers,
+    }),
+    piiRedactions: new Counter({
+      name: n.piiRedactions,
+      help: "PII entities redacted before an API call, by built-in entity type (a tenant's own types count as custom).",
+      labelNames: ["entity"] as const,
+      registers,
+    }),
+    requestLanguages: new Counter({
+      name: n.requestLanguages,
+      help: "Requests by the detected language of their newest user turn (a fixed set, other, unknown).",
+      labelNames: ["language"] as const,
       registers,
     }),
   };

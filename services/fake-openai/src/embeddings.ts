@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { invalidRequest, modelNotFound } from "./openai-errors.ts";
+import { invalidRequest, modelNotFound, parseBody } from "./openai-errors.ts";
 import { hashString } from "./prng.ts";
 import { countTextTokens } from "./prompt-tokens.ts";
 
@@ -43,16 +43,7 @@ export interface EmbeddingsCall {
 
 /** Validates an embeddings body the way the real API does, or throws the ApiErrorReply it would answer. */
 export function validateEmbeddingsRequest(raw: unknown): EmbeddingsCall {
-  const parsed = EmbeddingsBodySchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw invalidRequest(
-      `Invalid request: ${issue?.message ?? "bad body"}`,
-      issue?.path.join(".") ?? null,
-      null,
-    );
-  }
-  const body = parsed.data;
+  const body = parseBody(EmbeddingsBodySchema, raw);
   const native = EMBEDDING_MODELS[body.model];
   if (native === undefined) throw modelNotFound(body.model);
   const inputs = typeof body.input === "string" ? [body.input] : body.input;

@@ -1,3 +1,4 @@
+import type { z } from "zod";
 import { formatOpenAIDuration } from "./duration-format.ts";
 import type { LimitKind } from "./rate-limiter.ts";
 
@@ -39,6 +40,18 @@ export class ApiErrorReply extends Error {
 
 export function invalidRequest(message: string, param: string | null, code: string | null): ApiErrorReply {
   return new ApiErrorReply(400, "invalid_request_error", message, { param, code });
+}
+
+/** A body parsed by its schema, or the 400 the real API answers naming the first bad field. */
+export function parseBody<T>(schema: z.ZodType<T>, raw: unknown): T {
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw invalidRequest(
+    `Invalid request: ${issue?.message ?? "bad body"}`,
+    issue?.path.join(".") ?? null,
+    null,
+  );
 }
 
 /** Show a key the way OpenAI does: a known prefix, then stars, then only the last four characters. */

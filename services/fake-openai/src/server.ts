@@ -5,6 +5,7 @@ import { buildEmbeddings, validateEmbeddingsRequest } from "./embeddings.ts";
 import { type FaultMarker, firesBeforeAdmission, MarkerLedger, parseFaultMarker } from "./fault-markers.ts";
 import { Listener } from "./listener.ts";
 import { findModel, KNOWN_MODELS } from "./models.ts";
+import { buildModerations, validateModerationsRequest } from "./moderations.ts";
 import {
   ApiErrorReply,
   bodyTooLarge,
@@ -55,6 +56,8 @@ export interface FakeOpenAI {
    * what a model was actually sent (GET /_fake/received). Cleared by reset().
    */
   received(): ReceivedChat[];
+  /** The inputs of the last moderation calls received (newest last, at most RECEIVED_KEPT); cleared by reset(). */
+  receivedModerations(): ReceivedModeration[];
   /** Zero the stats only. */
   resetStats(): void;
   /** Zero the stats, forget fault-marker counts and refill every rate-limit bucket (POST /_fake/reset). */
@@ -68,6 +71,13 @@ export interface ReceivedChat {
   model: string;
   clientRequestId: string | undefined;
   messages: readonly ChatMessage[];
+}
+
+/** What the fake remembers of one moderation call. */
+export interface ReceivedModeration {
+  model: string;
+  clientRequestId: string | undefined;
+  inputs: readonly string[];
 }
 
 /** A bounded ring: enough for a test's last few calls, never a leak under a benchmark's load. */
@@ -109,6 +119,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
   const stats = new StatsRecorder();
   const timers = new Set<NodeJS.Timeout>();
   let received: ReceivedChat[] = [];
+  let receivedModerations: ReceivedModeration[] = [];
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const path = pathOf(req.url);
@@ -189,18 +200,55 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
       await embed(ex);
       return;
     }
+    if (path === "/v1/moderations") {
+      if (method !== "POST") throw methodNotAllowed(method, path);
+      authenticate(ex.req);
+      await moderate(ex);
+      return;
+    }
     throw invalidUrl(method, path);
+  }
+
+  /** As embed: validate → record → charge limits (the moderation model's own) → faults → latency → answer. */
+  async function moderate(ex: Exchange): Promise<void> {
+    const call = validateModerationsRequest(await readJson(ex));
+    const clientRequestId = ex.req.headers["x-client-request-id"];
+    receivedModerations.push({
+      model: call.model,
+      clientRequestId: typeof clientRequestId === "string" ? clientRequestId : undefined,
+      inputs: call.inputs,
+    });
+    if (receivedModerations.length > RECEIVED_KEPT)
+      receivedModerations = receivedModerations.slice(-RECEIVED_KEPT);
+    answerInputs(ex, call, () => {
+      if (send(ex, 200, buildModerations(call, `modr-${randomUUID().replaceAll("-", "")}`), ex.rateHeaders))
+        stats.moderations(call.inputs.length);
+    });
   }
 
   /** validate → charge limits (tokens of every input, one request) → faults → latency → answer. */
   async function embed(ex: Exchange): Promise<void> {
-    let raw: unknown;
+    const call = validateEmbeddingsRequest(await readJson(ex));
+    answerInputs(ex, call, () => {
+      if (send(ex, 200, buildEmbeddings(call), ex.rateHeaders))
+        stats.embeddings(call.inputs.length, call.promptTokens);
+    });
+  }
+
+  async function readJson(ex: Exchange): Promise<unknown> {
     try {
-      raw = JSON.parse(await readBody(ex.req));
+      return JSON.parse(await readBody(ex.req));
     } catch {
       throw unparsableJson();
     }
-    const call = validateEmbeddingsRequest(raw);
+  }
+
+  /** An endpoint of inputs (embeddings, moderations): one request and its tokens charged, faults, then latency. */
+  function answerInputs(
+    ex: Exchange,
+    call: { model: string; promptTokens: number },
+    respond: () => void,
+  ): void {
     stats.model(call.model);
     const admission = limiter.admit(call.model, call.promptTokens);
     ex.rateHeaders = rateLimitHeaders(admission.state);
@@ -211,12 +259,10 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     }
     if (config.errorRate > 0 && random() < config.errorRate) {
       stats.faultInjected("errors");
-      return afterLatency(ex, () => sendError(ex, injectedFailure(500)));
+      afterLatency(ex, () => sendError(ex, injectedFailure(500)));
+      return;
     }
-    afterLatency(ex, () => {
-      if (send(ex, 200, buildEmbeddings(call), ex.rateHeaders))
-        stats.embeddings(call.inputs.length, call.promptTokens);
-    });
+    afterLatency(ex, respond);
   }
 
   function authenticate(req: IncomingMessage): void {
@@ -396,7 +442,7 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
         reply(200, { status: "ok" });
         return;
       case "GET /_fake/received":
-        reply(200, { data: fake.received() });
+        reply(200, { data: fake.received(), moderations: fake.receivedModerations() });
         return;
       case "GET /_fake/config":
         reply(200, publicConfig(config));
@@ -451,10 +497,12 @@ export async function startFakeOpenAI(options: FakeOpenAIOptions = {}): Promise<
     config: () => ({ ...config }),
     stats: () => stats.snapshot(),
     received: () => [...received],
+    receivedModerations: () => [...receivedModerations],
     resetStats: () => stats.reset(),
     reset() {
       stats.reset();
       received = [];
+      receivedModerations = [];
       ledger.reset();
       limiter.reset();
     },

@@ -18,6 +18,9 @@ export interface FakeOpenAIStats {
   embeddings_total: number;
   embedding_inputs_total: number;
   embedding_tokens_total: number;
+  /** 200 answers to POST /v1/moderations, and the inputs they scored. */
+  moderations_total: number;
+  moderation_inputs_total: number;
   /** X-Client-Request-Id → number of 200 answers, to prove each request was answered exactly once. */
   completions_by_client_request_id: Record<string, number>;
   faults_injected_total: { errors: number; hangs: number };
@@ -36,6 +39,7 @@ export class StatsRecorder {
   #rateLimited: Record<LimitKind, number> = { requests: 0, tokens: 0 };
   #byClientRequestId = new Map<string, number>();
   #embeddings = { calls: 0, inputs: 0, tokens: 0 };
+  #moderations = { calls: 0, inputs: 0 };
   #faults = { errors: 0, hangs: 0 };
   #inFlight = 0;
   #maxConcurrent = 0;
@@ -73,6 +77,11 @@ export class StatsRecorder {
     this.#embeddings.tokens += tokens;
   }
 
+  moderations(inputs: number): void {
+    this.#moderations.calls += 1;
+    this.#moderations.inputs += inputs;
+  }
+
   rateLimited(kind: LimitKind): void {
     this.#rateLimited[kind] += 1;
   }
@@ -93,6 +102,8 @@ export class StatsRecorder {
       embeddings_total: this.#embeddings.calls,
       embedding_inputs_total: this.#embeddings.inputs,
       embedding_tokens_total: this.#embeddings.tokens,
+      moderations_total: this.#moderations.calls,
+      moderation_inputs_total: this.#moderations.inputs,
       completions_by_client_request_id: Object.fromEntries(this.#byClientRequestId),
       faults_injected_total: { ...this.#faults },
       in_flight: this.#inFlight,
@@ -111,6 +122,7 @@ export class StatsRecorder {
     this.#rateLimited = { requests: 0, tokens: 0 };
     this.#byClientRequestId.clear();
     this.#embeddings = { calls: 0, inputs: 0, tokens: 0 };
+    this.#moderations = { calls: 0, inputs: 0 };
     this.#faults = { errors: 0, hangs: 0 };
     this.#maxConcurrent = this.#inFlight;
   }

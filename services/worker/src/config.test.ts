@@ -31,6 +31,14 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ ...minimal, KAFKA_COMPRESSION: "brotli" })).toThrow(/KAFKA_COMPRESSION/);
   });
 
+  it("runs no guardrails unless asked, and gives the moderation model its own limits when on", () => {
+    expect(loadConfig(minimal).guardrails).toBeUndefined();
+    expect(loadConfig(minimal).rateLimit.limits.perModel["omni-moderation-latest"]).toBeUndefined();
+    const on = loadConfig({ ...minimal, GUARDRAILS_ENABLED: "true", MODERATION_RPM: "42" });
+    expect(on.guardrails).toEqual({ policyFile: undefined });
+    expect(on.rateLimit.limits.perModel["omni-moderation-latest"]).toEqual({ rpm: 42, tpm: 150_000 });
+  });
+
   it("names every bad or missing value in one error", () => {
     const err = thrownBy(() =>
       loadConfig({ KAFKA_BROKERS: "nohost", WORKER_MAX_IN_FLIGHT: "-3", OPENAI_MODEL_LIMITS: "{bad" }),

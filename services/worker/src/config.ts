@@ -20,6 +20,8 @@ import { encryptionProblem } from "@chatq/vault";
 import { z } from "zod";
 
 const DEFAULT_COMPRESSION = "lz4";
+/** The moderation model a policy uses unless it names another (whose limits then come from OPENAI_MODEL_LIMITS). */
+const DEFAULT_MODERATION_MODEL = "omni-moderation-latest";
 const share = z.coerce.number().min(0.05).max(1);
 const modelLimits = z.record(z.string(), z.object({ rpm: int(0), tpm: int(0) }));
 
@@ -110,6 +112,12 @@ const EnvSchema = z.object({
   BUDGET_METRIC_TENANTS: csv.optional(),
   // Data protection (README: Data protection). On unless turned off explicitly.
   ...encryptionFields,
+  // Guardrails (README: Guardrails). Off by default: requests go to the API as they are.
+  GUARDRAILS_ENABLED: bool.default(false),
+  GUARDRAILS_POLICY_FILE: z.string().min(1).optional(),
+  // The moderation model's own limits (OpenAI gives moderations a budget apart from chat models).
+  MODERATION_RPM: int(0).default(1000),
+  MODERATION_TPM: int(0).default(150_000),
 });
 
 export type WorkerConfig = ReturnType<typeof toConfig>;
@@ -197,6 +205,7 @@ function toConfig(
           ...(e.RETRIEVAL_STORE !== "off" && {
             [e.RETRIEVAL_EMBEDDING_MODEL]: { rpm: e.EMBEDDING_RPM, tpm: e.EMBEDDING_TPM },
           }),
+          ...moderationLimits(e),
           ...e.OPENAI_MODEL_LIMITS,
         },
       },
@@ -218,10 +227,16 @@ function toConfig(
       summary: e.SUMMARY_ENABLED ? { model: e.SUMMARY_MODEL, maxTokens: e.SUMMARY_MAX_TOKENS } : undefined,
     },
     retrieval: retrievalConfig(e),
+    guardrails: e.GUARDRAILS_ENABLED ? { policyFile: e.GUARDRAILS_POLICY_FILE } : undefined,
     telemetry: { port: e.METRICS_PORT, host: e.METRICS_HOST },
     log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY, logContent: e.LOG_CONTENT },
     encryption: encryptionSettings(e),
   };
+}
+
+function moderationLimits(e: z.infer<typeof EnvSchema>): Record<string, { rpm: number; tpm: number }> {
+  if (!e.GUARDRAILS_ENABLED) return {};
+  return { [DEFAULT_MODERATION_MODEL]: { rpm: e.MODERATION_RPM, tpm: e.MODERATION_TPM } };
 }
 
 export type RetrievalConfig = ReturnType<typeof retrievalConfig>;

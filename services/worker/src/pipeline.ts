@@ -11,6 +11,7 @@ import { Committer } from "./committer.ts";
 import { ConsumptionControl } from "./consumption-control.ts";
 import { Effects } from "./effects.ts";
 import type { EmbedSettings } from "./embed-with-retries.ts";
+import type { GuardDeps } from "./guard-request.ts";
 import { InFlightRequests } from "./in-flight-requests.ts";
 import { type IntakeDeps, intake } from "./intake.ts";
 import { type Job, replyTopicOf } from "./job.ts";
@@ -48,6 +49,8 @@ export interface PipelinePorts {
   retrieval?: { store: VectorStore; embeddings: EmbeddingClient } | undefined;
   /** Routes, prices and budgets; absent: plain models, the shipped prices, no budgets. */
   routing?: RoutingDeps;
+  /** Guardrails before and after the API call; absent: off. */
+  guard?: GuardDeps | undefined;
 }
 
 export interface PipelineSettings {
@@ -269,6 +272,7 @@ export class Pipeline {
         replyTopic: this.#s.topics.replies,
         withStoreRetry: (fn) => this.#withStoreRetry(fn, job.lease),
         routing: this.#routing,
+        guard: this.#p.guard,
       });
       const published = await this.#effects.push(effect);
       completed = true;

@@ -1,4 +1,4 @@
-import type { ChatMessage, HistoryMode, Retrieval, Source } from "@chatq/contracts";
+import type { ChatMessage, ChatReply, HistoryMode, Retrieval, Source } from "@chatq/contracts";
 import {
   type ChatClient,
   classifyError,
@@ -27,6 +27,7 @@ import { buildContext } from "./build-context.ts";
 import { completedReply, failedReply, refusedReply, withRouting } from "./build-reply.ts";
 import type { Effect } from "./effects.ts";
 import { type EmbedSettings, embedWithRetries } from "./embed-with-retries.ts";
+import { type GuardDeps, guardInput } from "./guard-request.ts";
 import { type Job, replyTopicOf } from "./job.ts";
 import { isStoreOutage } from "./retry-through-outage.ts";
 import { routeRequest } from "./route-request.ts";
@@ -41,6 +42,10 @@ export interface ProcessDeps {
   /** Retries reads that fail because Postgres is away; the request waits rather than failing. */
   withStoreRetry: <T>(fn: () => Promise<T>) => Promise<T>;
   routing: RoutingDeps;
+  /** Guardrails (GUARDRAILS_ENABLED); absent: requests go to the API as they are. */
+  guard?: GuardDeps | undefined;
+  /** Set by processJob from the guardrails: what every message list sent to the API goes through. */
+  outgoing?: ((messages: ChatMessage[]) => ChatMessage[]) | undefined;
 }
 
 /** What routing, pricing and budgets need; each part is optional in effect (an empty table, no policy). */
@@ -78,7 +83,13 @@ export async function processJob(
   const conversationId = request.conversation_id;
   const refusal = await refuseBeforeCall(job, deps);
   if (refusal !== undefined) return refusal;
-  const { answered, promptTokens, taken, history, sources } = await answer(job, deps);
+  // Before the call: a stop (moderation, a refused topic, a blocked injection) costs no chat call and no budget.
+  const guard = await guardInput(job, deps.guard, deps.answer);
+  if (guard?.kind === "stop") return refused(job, deps, guard.code, guard.message, false, guard.decorate);
+  const { answered, promptTokens, taken, history, sources } = await answer(
+    job,
+    guard ? { ...deps, outgoing: guard.outgoing } : deps,
+  );
   const context = { ...(history !== undefined && { history }), ...(sources !== undefined && { sources }) };
   const latencyMs = deps.answer.now() - job.receivedAt;
   // Cost, tokens and the stored model are the deployment's that answered, not the name the producer asked for.
@@ -126,6 +137,8 @@ export async function processJob(
     };
   }
   if (taken) outcome.reply = withRouting(outcome.reply, { ...taken, deployment: taken.target.deployment });
+  // After the call: the answer moderated, its placeholders restored, before it is stored and published.
+  if (guard) outcome = await guard.finish(outcome);
   return {
     estimatedPromptTokens: promptTokens,
     effect: {
@@ -290,7 +303,7 @@ async function answerAt(
   }
   const answered = await answerOrFail(
     job,
-    built.messages,
+    deps.outgoing?.(built.messages) ?? built.messages,
     { promptTokens, outputBudget: maxTokens },
     deps.answer,
     at,
@@ -425,15 +438,18 @@ function refused(
   code: string,
   message: string,
   retryable: boolean,
+  decorate: (reply: ChatReply) => ChatReply = (r) => r,
 ): { effect: OutcomeEffect; estimatedPromptTokens: number } {
   const { request } = job;
-  const reply = refusedReply(request.request_id, request.conversation_id, {
-    model: job.model,
-    code,
-    message,
-    retryable,
-    latencyMs: deps.answer.now() - job.receivedAt,
-  });
+  const reply = decorate(
+    refusedReply(request.request_id, request.conversation_id, {
+      model: job.model,
+      code,
+      message,
+      retryable,
+      latencyMs: deps.answer.now() - job.receivedAt,
+    }),
+  );
   const outcome: Outcome = {
     request,
     model: job.model,

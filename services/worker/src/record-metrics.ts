@@ -1,5 +1,8 @@
+import { BUILTIN_ENTITIES, languageLabel } from "@chatq/guardrails";
 import type { ChatqMetrics } from "@chatq/telemetry";
 import type { WorkerEvents } from "./worker-events.ts";
+
+const BUILTIN: ReadonlySet<string> = new Set(BUILTIN_ENTITIES);
 
 /**
  * The only place worker events become Prometheus series. Domain code emits what happened; this decides what
@@ -72,6 +75,14 @@ export function recordMetrics(
   });
   events.on("routes_reloaded", ({ ok }) => m.routeReloads.inc({ result: ok ? "applied" : "refused" }));
   events.on("deprecated_model", ({ model, state }) => m.deprecatedModelRequests.inc({ model, state }));
+  events.on("guardrails", ({ verdicts, language }) => {
+    m.requestLanguages.inc({ language: languageLabel(language) });
+    for (const v of verdicts) {
+      m.guardrailVerdicts.inc({ step: v.step, on: v.on, verdict: v.verdict });
+      for (const [entity, n] of Object.entries(v.entities ?? {}))
+        m.piiRedactions.inc({ entity: BUILTIN.has(entity) ? entity : "custom" }, n);
+    }
+  });
   events.on("budget_checked", ({ tenant, decision }) => {
     const label = opts.metricTenants?.has(tenant) ? tenant : "other";
     const kind = decision.kind === "admit" && decision.soft !== undefined ? "soft" : decision.kind;

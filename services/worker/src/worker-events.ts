@@ -1,4 +1,5 @@
 import type { ChatReply, DeadLetterCode, Priority } from "@chatq/contracts";
+import type { Verdict } from "@chatq/guardrails";
 import type { LlmErrorCode } from "@chatq/llm";
 import type { RateLimitObservation } from "@chatq/ratelimit";
 import type { FallbackReason } from "@chatq/routing";
@@ -59,6 +60,8 @@ export interface WorkerEventMap {
   deprecated_model: { model: string; state: "retiring" | "retired"; replacement: string };
   /** A tenant's budget was checked at admission. Metrics never carry the tenant unless allow-listed. */
   budget_checked: { tenant: string; decision: BudgetDecision };
+  /** A request's guardrail verdicts, once per request (input and output together). */
+  guardrails: { verdicts: readonly Verdict[]; language: string | undefined };
   /** The route file was read again: applied, or refused with the old table still serving. */
   routes_reloaded: { ok: boolean; version?: string | undefined; problems?: readonly string[] };
 }

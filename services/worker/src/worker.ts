@@ -1,6 +1,7 @@
 import { setTimeout as delay } from "node:timers/promises";
+import { loadPolicyBook } from "@chatq/guardrails";
 import { createBatchConsumer, createKafka, createRecordProducer, ensureTopics } from "@chatq/kafka";
-import { createChatClient, createEmbeddingClient, loadPriceTable } from "@chatq/llm";
+import { createChatClient, createEmbeddingClient, createModerationClient, loadPriceTable } from "@chatq/llm";
 import { createRateLimiter } from "@chatq/ratelimit";
 import { RouteSource, type RouteTable } from "@chatq/routing";
 import { createStore, migrate, type Store } from "@chatq/store";
@@ -205,6 +206,17 @@ async function start(
     log.info({ backend: store.backend, dimensions: store.dimensions }, "vector store open");
   }
 
+  // Read and validated at start: a bad policy file stops the worker here, not a request later.
+  const guard = config.guardrails && {
+    policies: loadPolicyBook(config.guardrails.policyFile),
+    moderation: createModerationClient({
+      apiKey: config.openai.apiKey,
+      baseURL: config.openai.baseURL,
+      organization: config.openai.organization,
+    }),
+    failOpenWaitMs: config.routing.waitBudgetMs,
+  };
+
   const consumer = createBatchConsumer(kafka, {
     groupId: config.kafka.groupId,
     topic: config.topics.requests,
@@ -241,6 +253,7 @@ async function start(
       random: Math.random,
       retrieval,
       routing,
+      guard,
     },
     {
       topics: config.topics,
