@@ -24,8 +24,8 @@ let fake: FakeOpenAI;
 
 /** A command's stdout; exit 3 is reencrypt's "rows still on retired keys, run again", also an answer. */
 async function chatq(env: Record<string, string>, ...args: string[]): Promise<string> {
-  const { code, out } = await runChatq(s, env, ...args);
-  if (code !== 0 && code !== 3) throw new Error(`chatq ${args.join(" ")} exited ${code}: ${out}`);
+  const { code, out, err } = await runChatq(s, env, ...args);
+  if (code !== 0 && code !== 3) throw new Error(`chatq ${args.join(" ")} exited ${code}: ${err}`);
   return out;
 }
 

@@ -18,12 +18,12 @@ const marker = (who: string) => `zq${s.id.slice(-8)}${who}mark`;
 let store: Store;
 
 async function chatq(...args: string[]): Promise<string> {
-  const { code, out } = await runChatq(
+  const { code, out, err } = await runChatq(
     s,
     { CHATQ_MASTER_KEY: MASTER, CHATQ_OPERATOR: "dpo@example.com" },
     ...args,
   );
-  if (code !== 0) throw new Error(`chatq ${args.join(" ")} exited ${code}: ${out}`);
+  if (code !== 0) throw new Error(`chatq ${args.join(" ")} exited ${code}: ${err}`);
   return out;
 }
 

@@ -65,15 +65,12 @@ export async function filesContaining(databaseUrl: string, needle: string): Prom
   }
 }
 
-/**
- * `pnpm chatq <args>` against the scenario's schema, as an operator runs it: exit code and stdout (with stderr
- * when it failed).
- */
+/** `pnpm chatq <args>` against the scenario's schema, as an operator runs it: exit code, stdout, stderr. */
 export async function runChatq(
   s: Scenario,
   env: Record<string, string>,
   ...args: string[]
-): Promise<{ code: number; out: string }> {
+): Promise<{ code: number; out: string; err: string }> {
   try {
     const { stdout } = await promisify(execFile)(process.execPath, ["services/cli/src/main.ts", ...args], {
       cwd: resolve(import.meta.dirname, "../.."),
@@ -84,9 +81,9 @@ export async function runChatq(
         ...env,
       },
     });
-    return { code: 0, out: stdout };
+    return { code: 0, out: stdout, err: "" };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? -1, out: `${e.stdout ?? ""}${e.stderr ?? ""}` };
+    return { code: e.code ?? -1, out: e.stdout ?? "", err: e.stderr ?? "" };
   }
 }
