@@ -87,6 +87,7 @@ const SECRET_STAND_INS: Record<string, string> = {
   OPENAI_API_KEY: "sk-stand-in",
   DATABASE_URL: "postgres://chatq:password@postgres:5432/chatq",
   GATEWAY_KEY_PEPPER: "a-pepper-of-sixteen-or-more",
+  CHATQ_MASTER_KEY: Buffer.alloc(32, 7).toString("base64"),
 };
 
 /** What each deployed service is, as its own code says. */

@@ -27,6 +27,13 @@ case "$name" in
     bash infra/local/stack-up.sh >/dev/null
     node_run test/bench/worker-load.ts --preset throughput "$@"
     node_run test/bench/worker-load.ts --preset routed "$@" ;;
+  protection)
+    # Encryption at rest off vs on at the high-volume preset, then reencrypt's rows/s over what that stored.
+    bash infra/local/stack-up.sh >/dev/null
+    node_run test/bench/worker-load.ts --preset high-volume --encryption off "$@"
+    node_run test/bench/worker-load.ts --preset high-volume --encryption on "$@"
+    node_run test/bench/worker-load.ts --preset throughput --encryption off "$@"
+    node_run test/bench/worker-load.ts --preset throughput --encryption on "$@" ;;
   guardrails)
     node_run packages/guardrails/bench/pipeline.ts
     node_run packages/guardrails/bench/language-detectors.ts

@@ -17,6 +17,7 @@ import { scenarioDb } from "../harness/database.ts";
 import { startFakeProcess } from "../harness/fake-process.ts";
 import { collect, createTopics, requestPublisher, testKafka } from "../harness/kafka-io.ts";
 import { scenarioFor } from "../harness/names.ts";
+import { encryptionEnv, newMasterKey } from "../harness/protection.ts";
 import { freePort, spawnWorker } from "../harness/worker-process.ts";
 import { measureKafkaFloor } from "./kafka-floor.ts";
 
@@ -129,6 +130,8 @@ const { values } = parseArgs({
     "sample-seconds": { type: "string" },
     profile: { type: "string" },
     "node-options": { type: "string" },
+    // Encryption at rest (README: Data protection) for the protection benchmark; off keeps the earlier figures.
+    encryption: { type: "string", default: "off" },
   },
 });
 const preset = PRESETS[values.preset ?? ""];
@@ -159,6 +162,7 @@ const services = {
   source: { kafka: "env", postgres: "env", redis: "env" },
 };
 const s = scenarioFor(`bench_${values.preset}`, services);
+const MASTER_KEY = newMasterKey();
 console.log(`# ${values.preset}: ${p.description}`);
 
 const fake = await startFakeProcess(p);
@@ -252,6 +256,7 @@ const workers = ports.map((port) =>
     LOG_LEVEL: "warn",
     HISTORY_MAX_MESSAGES: "20",
     ...routeEnv,
+    ...(values.encryption === "on" ? encryptionEnv(MASTER_KEY) : {}),
   }),
 );
 await Promise.all(workers.map((w) => w.metricsUrl));
@@ -370,7 +375,9 @@ if (phases) {
   console.log("\nwhere the added latency goes (p50 / p99 ms of each phase, steady replies):");
   for (const [k, v] of Object.entries(phases)) console.log(`  ${k.padEnd(44)} ${v}`);
 }
-console.log(`\nJSON ${JSON.stringify({ preset: values.preset, ...figures, ...(phases && { phases }) })}`);
+console.log(
+  `\nJSON ${JSON.stringify({ preset: values.preset, encryption: values.encryption, ...figures, ...(phases && { phases }) })}`,
+);
 
 await Promise.all(workers.map((w) => w.stop("SIGTERM")));
 await Promise.all([replies.close(), publisher.close()]);

@@ -42,3 +42,25 @@ export const brokers = csv.pipe(z.array(z.string().regex(/^[^:,\s]+:\d+$/, "must
 export const sqlIdentifier = z.string().regex(/^[a-z_][a-z0-9_]*$/, "must be a lowercase SQL identifier");
 
 export const logLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
+
+/**
+ * Encryption at rest (README: Data protection), read alike by every service that opens stored content: on unless
+ * turned off explicitly, with the master key given inline or as a file.
+ */
+export const encryptionFields = {
+  ENCRYPTION: z.enum(["on", "off"]).default("on"),
+  CHATQ_MASTER_KEY: z.string().min(1).optional(),
+  CHATQ_MASTER_KEY_FILE: z.string().min(1).optional(),
+} as const;
+
+export function encryptionSettings(e: {
+  ENCRYPTION: "on" | "off";
+  CHATQ_MASTER_KEY?: string | undefined;
+  CHATQ_MASTER_KEY_FILE?: string | undefined;
+}) {
+  return {
+    enabled: e.ENCRYPTION === "on",
+    masterKey: e.CHATQ_MASTER_KEY,
+    masterKeyFile: e.CHATQ_MASTER_KEY_FILE,
+  };
+}

@@ -1,2 +1,13 @@
-export { bool, brokers, csv, int, json, logLevel, sqlIdentifier, url } from "./env-fields.ts";
+export {
+  bool,
+  brokers,
+  csv,
+  encryptionFields,
+  encryptionSettings,
+  int,
+  json,
+  logLevel,
+  sqlIdentifier,
+  url,
+} from "./env-fields.ts";
 export { ConfigError, loadOrExit, parseEnv } from "./parse-env.ts";

@@ -31,7 +31,10 @@ export interface RequestKeyRow {
 /** One element of the json array ADMIT_SQL reads; `ord` is the position in the batch (first occurrence wins). */
 export interface AdmissionRow extends RequestKeyRow {
   priority: string;
-  payload: ChatRequest;
+  /** The request, or its sealed envelope with encryption on (stored as a jsonb string). */
+  payload: ChatRequest | string | null;
+  /** Which basis the content is stored on (storage-policy.ts); absent: always. */
+  storage_basis?: string;
   source_topic: string;
   source_partition: number;
   source_offset: string;
@@ -67,16 +70,17 @@ export const ADMIT_SQL = `
 with input as (
   select * from json_to_recordset($1::json) as x(
     ord int, request_id text, conversation_id text, tenant text, user_id text, model text, priority text,
-    payload jsonb, source_topic text, source_partition int, source_offset bigint, received_at timestamptz)
+    payload jsonb, source_topic text, source_partition int, source_offset bigint, received_at timestamptz,
+    storage_basis text)
 ),
 firsts as (
   select distinct on (request_id) * from input order by request_id, ord
 ),
 inserted as (
   insert into requests (request_id, conversation_id, tenant, user_id, model, priority, status, payload,
-                        source_topic, source_partition, source_offset, received_at)
+                        source_topic, source_partition, source_offset, received_at, storage_basis)
   select request_id, conversation_id, tenant, user_id, model, priority, 'pending', payload,
-         source_topic, source_partition, source_offset, received_at
+         source_topic, source_partition, source_offset, received_at, storage_basis
   from firsts
   order by request_id
   on conflict (request_id) do nothing
@@ -96,7 +100,8 @@ audited as (
   insert into audit_log (at, request_id, conversation_id, tenant, event, detail)
   select x.received_at, x.request_id, x.conversation_id, x.tenant, 'received',
          jsonb_build_object('topic', x.source_topic, 'partition', x.source_partition, 'offset', x.source_offset::text,
-                            'admission', case when x.ord = a.first_ord then a.state else 'duplicate' end)
+                            'admission', case when x.ord = a.first_ord then a.state else 'duplicate' end,
+                            'storage_basis', coalesce(x.storage_basis, 'always'))
   from input x join admitted a using (request_id)
   order by x.ord
 )

@@ -9,6 +9,12 @@ export type AuditEventName =
   | "failed"
   | "dead_lettered"
   | "reply_republished"
+  | "anchor"
+  | "erased"
+  | "exported"
+  | "purged"
+  | "consent_granted"
+  | "consent_revoked"
   | "guardrail";
 
 /** One state change of one request. `detail` never carries content: positions, latencies, reasons. */

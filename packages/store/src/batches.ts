@@ -1,5 +1,8 @@
 import type { ChatRequest } from "@chatq/contracts";
+import type { ContentCipher } from "@chatq/vault";
 import { type ConnectionOptions, createPool, Database, type QueryEvent } from "./postgres-pool.ts";
+import { openPayloads } from "./seal-content.ts";
+import { openCipher, type StoreEncryption } from "./store-cipher.ts";
 import { toStoreError } from "./store-error.ts";
 
 /** OpenAI's batch states, plus chatq's own ends: `collected` (nothing sent yet) and `done` (every member settled). */
@@ -164,10 +167,20 @@ function toRow(r: RawBatch): BatchRow {
 
 /** The Batch API's tables (migration 0007), on a small pool of their own: polling never waits behind answers. */
 export function createBatchStore(
-  opts: ConnectionOptions & { onQuery?: (e: QueryEvent) => void; onError?: (err: unknown) => void },
+  opts: ConnectionOptions & {
+    /** The store's encryption at rest: members' payloads are read back sealed. */
+    encryption?: StoreEncryption | undefined;
+    onQuery?: (e: QueryEvent) => void;
+    onError?: (err: unknown) => void;
+  },
 ): BatchStore {
   const pool = createPool({ poolSize: 3, ...opts }, (err) => opts.onError?.(toStoreError(err, "pool")));
   const db = new Database(pool, opts.onQuery);
+  let cipher: Promise<ContentCipher> | undefined;
+  const payloadsOf = async (rows: { request_id: string; payload: unknown }[]) => {
+    cipher ??= openCipher(db, opts.encryption);
+    return openPayloads(await cipher, rows);
+  };
   const newBatchParams = (b: NewBatch, ids: readonly string[]) => [
     b.batchId,
     b.model,
@@ -238,7 +251,7 @@ export function createBatchStore(
     async members(batchId) {
       const rows = await db.query<{
         request_id: string;
-        payload: ChatRequest;
+        payload: unknown;
         model: string;
         source_topic: string | null;
         source_partition: number | null;
@@ -253,9 +266,10 @@ export function createBatchStore(
          order by m.request_id`,
         [batchId],
       );
-      return rows.map((r) => ({
+      const payloads = await payloadsOf(rows);
+      return rows.map((r, n) => ({
         requestId: r.request_id,
-        request: r.payload,
+        request: payloads[n] as ChatRequest,
         model: r.model,
         source: {
           topic: r.source_topic ?? "",

@@ -19,16 +19,16 @@ export interface ConversationSummary {
  * left-joined to the turns (a conversation with no summary reads from its first turn).
  */
 export const LOAD_CONTEXT_SQL = `
-select c.summary, c.summary_through, c.summary_turns, t.id, t.role, t.content
+select c.summary, c.summary_through, c.summary_turns, t.id, t.request_id, t.role, t.content
 from (select $1::text as conversation_id) k
 left join conversations c on c.conversation_id = k.conversation_id
 left join lateral (
-  (select id, role, content from conversation_messages m
+  (select id, request_id, role, content from conversation_messages m
    where m.conversation_id = k.conversation_id and m.id <= coalesce(c.summary_through, 0) and m.role = 'system'
    order by id
    limit 20)
   union all
-  (select id, role, content from conversation_messages m
+  (select id, request_id, role, content from conversation_messages m
    where m.conversation_id = k.conversation_id and m.id > coalesce(c.summary_through, 0)
    order by id desc
    limit $2)
@@ -37,7 +37,7 @@ order by t.id`;
 
 /** Turns in (after, through], oldest first: what a refreshed summary adds to the previous one. */
 export const TURNS_BETWEEN_SQL = `
-select id, role, content from conversation_messages
+select id, request_id, role, content from conversation_messages
 where conversation_id = $1 and id > $2 and id <= $3
 order by id`;
 
@@ -52,6 +52,7 @@ export interface ContextRow {
   summary_through: string | number | null;
   summary_turns: number | null;
   id: string | number | null;
+  request_id: string | null;
   role: StoredTurn["role"] | null;
   content: string | null;
 }

@@ -5,8 +5,8 @@ import type { ChatMessage } from "@chatq/contracts";
  * (conversation_id, id) index backwards, so a limit reads only the rows it returns.
  */
 export const LOAD_HISTORY_SQL = `
-select role, content from (
-  select id, role, content from conversation_messages
+select request_id, role, content from (
+  select id, request_id, role, content from conversation_messages
   where conversation_id = $1
   order by id desc
   limit $2

@@ -1,5 +1,7 @@
 export type { Admission, ReceivedRequest } from "./admission.ts";
 export type { AuditEvent, AuditEventName } from "./audit-buffer.ts";
+export { type BrokenRow, type ChainBreak, genesisHash, walkChain } from "./audit-chain.ts";
+export { type AuditVerification, anchorAuditLog, type ChainHead, verifyAuditLog } from "./audit-verify.ts";
 export {
   type BatchFigures,
   type BatchMember,
@@ -11,6 +13,16 @@ export {
 } from "./batches.ts";
 export type { Outcome } from "./completion.ts";
 export type { ConversationSummary, StoredTurn } from "./conversation-context.ts";
+export {
+  type DataSubject,
+  type ErasureReport,
+  eraseSubject,
+  exportSubject,
+  recordConsent,
+  type SubjectExport,
+  type SubjectToolOptions,
+  setTenantPolicy,
+} from "./data-subject.ts";
 export type {
   CompareQuery,
   SpendPeriod,
@@ -21,6 +33,7 @@ export type {
 } from "./ledger.ts";
 export { DEFAULT_MIGRATIONS_DIR, MigrationError, migrate } from "./migrate.ts";
 export type { ConnectionOptions, QueryEvent } from "./postgres-pool.ts";
+export { type ReencryptReport, reencryptAll } from "./reencrypt.ts";
 export { type RejectedMessage, rejectedReply } from "./rejection.ts";
 export {
   createReplayStore,
@@ -29,5 +42,8 @@ export {
   type ReplayStore,
   type StoredRequestRow,
 } from "./replays.ts";
+export { type PurgeReport, purgeExpired } from "./retention.ts";
+export type { StorageBasis, StoragePolicy } from "./storage-policy.ts";
 export { createStore, type Store, type StoreOptions } from "./store.ts";
+export { rotateMaster, type StoreEncryption } from "./store-cipher.ts";
 export { StoreError, type StoreErrorCode } from "./store-error.ts";

@@ -1,5 +1,8 @@
 import type { ChatRequest } from "@chatq/contracts";
+import type { ContentCipher } from "@chatq/vault";
 import { type ConnectionOptions, createPool, Database } from "./postgres-pool.ts";
+import { openPayloads } from "./seal-content.ts";
+import { openCipher, type StoreEncryption } from "./store-cipher.ts";
 import { toStoreError } from "./store-error.ts";
 
 /** Which stored requests a replay re-runs. Every field narrows; `until` is fixed when the job starts. */
@@ -68,9 +71,15 @@ const filterParams = (f: ReplayFilter) => [
 ];
 
 /** `chatq replay`'s tables (migration 0007): jobs with a cursor, and the links from replays to originals. */
-export function createReplayStore(opts: ConnectionOptions): ReplayStore {
+export function createReplayStore(
+  opts: ConnectionOptions & {
+    /** The store's encryption at rest: stored requests are read back sealed. */
+    encryption?: StoreEncryption | undefined;
+  },
+): ReplayStore {
   const pool = createPool({ poolSize: 2, ...opts }, () => {});
   const db = new Database(pool);
+  let cipher: Promise<ContentCipher> | undefined;
   return {
     async createJob(j) {
       await db.query(
@@ -117,7 +126,7 @@ export function createReplayStore(opts: ConnectionOptions): ReplayStore {
 
     async next(filter, cursor, limit) {
       // `at` travels as text: a JS Date would drop the microseconds and the cursor would select rows again.
-      const rows = await db.query<{ request_id: string; payload: ChatRequest; at: string }>(
+      const rows = await db.query<{ request_id: string; payload: unknown; at: string }>(
         "replay.next",
         `select r.request_id, r.payload, coalesce(r.received_at, r.created_at)::text as at from requests r
          where ${MATCH}
@@ -126,7 +135,9 @@ export function createReplayStore(opts: ConnectionOptions): ReplayStore {
          limit $10`,
         [...filterParams(filter), cursor?.at ?? null, cursor?.id ?? null, limit],
       );
-      return rows.map((r) => ({ requestId: r.request_id, request: r.payload, at: r.at }));
+      cipher ??= openCipher(db, opts.encryption);
+      const payloads = await openPayloads(await cipher, rows);
+      return rows.map((r, n) => ({ requestId: r.request_id, request: payloads[n] as ChatRequest, at: r.at }));
     },
 
     async advance(jobId, links, cursor) {

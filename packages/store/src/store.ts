@@ -38,6 +38,22 @@ import {
 } from "./ledger.ts";
 import { type ConnectionOptions, createPool, Database, type QueryEvent } from "./postgres-pool.ts";
 import { REJECT_SQL, type RejectedMessage, rejectionRows } from "./rejection.ts";
+import {
+  openContextRows,
+  openReplyContent,
+  openTurns,
+  sealAdmissions,
+  sealCompletion,
+  sealSummary,
+} from "./seal-content.ts";
+import {
+  type BasisRow,
+  STORAGE_BASIS_SQL,
+  StorageBases,
+  withholdAdmissions,
+  withholdCompletion,
+} from "./storage-policy.ts";
+import { openCipher, type StoreEncryption } from "./store-cipher.ts";
 import { StoreError, toStoreError } from "./store-error.ts";
 import { joinReply } from "./stored-reply.ts";
 
@@ -47,6 +63,8 @@ export interface StoreOptions extends ConnectionOptions {
   /** Errors nobody awaits: idle connections lost, background audit flushes failing, audit rows dropped. */
   onError?: (err: StoreError) => void;
   audit?: { maxRows?: number; flushIntervalMs?: number; maxBuffered?: number };
+  /** Content sealed at rest (packages/vault); absent: stored in plaintext (ENCRYPTION=off). */
+  encryption?: StoreEncryption;
 }
 
 export interface Store {
@@ -70,6 +88,8 @@ export interface Store {
   /** Buffered: append() never waits; rows are written every ~50 ms or 500 rows. */
   audit: { append(e: AuditEvent): void; flush(): Promise<void> };
   findReply(requestId: string): Promise<ChatReply | undefined>;
+  /** A reply's content as read from replies.content by another reader (the gateway's webhooks), opened. */
+  openReplyContent(requestId: string, content: string | null): Promise<string | null>;
   /** Spend from the usage ledger per UTC day or month, tenant and route. */
   spend(q: SpendQuery): Promise<SpendRow[]>;
   /** A tenant's spend since the start of its current day and month (for budgets at admission). */
@@ -117,6 +137,10 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     await db.end().catch(() => {});
     throw err;
   }
+  const cipher = await openCipher(db, opts.encryption).catch(async (err: unknown) => {
+    await db.end().catch(() => {});
+    throw err;
+  });
 
   const audit = new AuditBuffer({
     write: async (rows) => {
@@ -126,19 +150,42 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
     ...opts.audit,
   });
   let closed: Promise<void> | undefined;
+  const bases = new StorageBases((subjects) =>
+    db.query<BasisRow>("storageBasis", STORAGE_BASIS_SQL, [jsonParam(subjects)]),
+  );
+
+  // A summary is sealed under its conversation's data subject, which only the conversation row knows.
+  const subjectOfConversation = async (conversationId: string) => {
+    if (!cipher.enabled) return {};
+    const [row] = await db.query<{ tenant: string | null; user_id: string | null }>(
+      "conversationSubject",
+      "select tenant, user_id from conversations where conversation_id = $1",
+      [conversationId],
+    );
+    return { tenant: row?.tenant, userId: row?.user_id };
+  };
 
   return {
     async admit(batch) {
       if (batch.length === 0) return new Map();
-      const rows = await db.query<AdmittedRow>("admit", ADMIT_SQL, [jsonParam(admissionRows(batch))]);
+      const received = admissionRows(batch);
+      const input = await sealAdmissions(cipher, withholdAdmissions(received, await bases.of(received)));
+      const rows = await db.query<AdmittedRow>("admit", ADMIT_SQL, [jsonParam(input)]);
+      for (const r of rows) r.content = await openReplyContent(cipher, r.request_id, r.content);
       return toAdmissions(rows);
     },
 
     async loadHistory(conversationId, opts) {
-      return db.query<ChatMessage>("loadHistory", LOAD_HISTORY_SQL, [
-        conversationId,
-        historyLimit(opts?.limit),
-      ]);
+      const rows = await db.query<{ request_id: string; role: ChatMessage["role"]; content: string }>(
+        "loadHistory",
+        LOAD_HISTORY_SQL,
+        [conversationId, historyLimit(opts?.limit)],
+      );
+      const opened = await openTurns(
+        cipher,
+        rows.map((r) => ({ ...r, conversation_id: conversationId })),
+      );
+      return opened.map((r) => ({ role: r.role, content: r.content }));
     },
 
     async loadContext(conversationId, opts) {
@@ -146,7 +193,7 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
         conversationId,
         historyLimit(opts?.limit),
       ]);
-      return contextFromRows(rows);
+      return contextFromRows(await openContextRows(cipher, conversationId, rows));
     },
 
     async loadTurnsBetween(conversationId, afterId, throughId) {
@@ -155,13 +202,23 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
         afterId,
         throughId,
       ]);
-      return rows.map((r) => ({ id: Number(r.id), role: r.role, content: r.content }));
+      const opened = await openTurns(
+        cipher,
+        rows.map((r) => ({ ...r, request_id: r.request_id ?? "", conversation_id: conversationId })),
+      );
+      return opened.map((r) => ({ id: Number(r.id), role: r.role, content: r.content }));
     },
 
     async saveSummary(conversationId, s) {
       const rows = await db.query("saveSummary", `${SAVE_SUMMARY_SQL} returning 1`, [
         conversationId,
-        s.text,
+        await sealSummary(
+          cipher,
+          await subjectOfConversation(conversationId),
+          conversationId,
+          s.throughId,
+          s.text,
+        ),
         s.throughId,
         s.turns,
         s.model,
@@ -171,7 +228,8 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
 
     async complete(outcomes) {
       if (outcomes.length === 0) return { inserted: new Set() };
-      const rows = completionRows(outcomes);
+      const built = completionRows(outcomes);
+      const rows = await sealCompletion(cipher, withholdCompletion(built, await bases.of(built.outcomes)));
       const stored = await db.query<{ request_id: string }>("complete", COMPLETE_SQL, [
         jsonParam(rows.outcomes),
         jsonParam(rows.turns),
@@ -195,8 +253,11 @@ export async function createStore(opts: StoreOptions): Promise<Store> {
         "select reply, content from replies where request_id = $1",
         [requestId],
       );
-      return row === undefined ? undefined : joinReply(row.reply, row.content);
+      if (row === undefined) return undefined;
+      return joinReply(row.reply, await openReplyContent(cipher, requestId, row.content));
     },
+
+    openReplyContent: (requestId, content) => openReplyContent(cipher, requestId, content),
 
     async spend(q) {
       return toSpendRows(await db.query("spend", SPEND_SQL, spendParams(q)));

@@ -1,4 +1,5 @@
 import { DEFAULT_TOPICS } from "@chatq/contracts";
+import { localMasterKeyFile } from "./local-master-key.ts";
 
 /** The CLI's view of the environment: where the stack is. Defaults are the local stack's. */
 export function cliEnv(env: Record<string, string | undefined> = process.env) {
@@ -15,6 +16,14 @@ export function cliEnv(env: Record<string, string | undefined> = process.env) {
         ? undefined
         : (JSON.parse(env.PRICES_OVERRIDES) as Record<string, { input: number; output: number }>),
     redisUrl: env.REDIS_URL ?? "redis://127.0.0.1:6379",
+    // The services' master key (README: Data protection): the CLI reads and re-keys what they sealed.
+    encryption: {
+      enabled: (env.ENCRYPTION ?? "on") !== "off",
+      masterKey: env.CHATQ_MASTER_KEY,
+      masterKeyFile:
+        env.CHATQ_MASTER_KEY_FILE ??
+        (env.CHATQ_MASTER_KEY === undefined ? localMasterKeyFile(env) : undefined),
+    },
     openaiApiKey: env.OPENAI_API_KEY,
     openaiBaseUrl: env.OPENAI_BASE_URL,
     metricsPort: Number(env.METRICS_PORT ?? 9464),

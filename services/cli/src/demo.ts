@@ -9,6 +9,7 @@ import { TenantError, TenantStore } from "@chatq/tenants";
 import type { CliEnv } from "./cli-config.ts";
 import { follow } from "./follow.ts";
 import { formatReply } from "./format-reply.ts";
+import { encryptionEnv } from "./local-master-key.ts";
 import { buildRequest, publishRequests } from "./publish.ts";
 
 const repoRoot = resolve(import.meta.dirname, "../../..");
@@ -236,6 +237,7 @@ function stackEnv(env: CliEnv): Record<string, string> {
     REDIS_URL: env.redisUrl,
     TOPIC_REQUESTS: env.topics.requests,
     TOPIC_REPLIES: env.topics.replies,
+    ...encryptionEnv(env),
   };
 }
 

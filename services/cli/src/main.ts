@@ -11,6 +11,14 @@ import { DOCS_USAGE, DocsUsageError, runDocs } from "./docs.ts";
 import { follow } from "./follow.ts";
 import { formatReply } from "./format-reply.ts";
 import { compare, pricesCheck, routesCheck, spend } from "./ledger.ts";
+import {
+  PROTECTION_USAGE,
+  ProtectionUsageError,
+  runAuditCommand,
+  runReencrypt,
+  runRotateMaster,
+  runSubjectCommand,
+} from "./protection.ts";
 import { buildRequest, publishRequests } from "./publish.ts";
 import { REPLAY_USAGE, runReplay } from "./replay.ts";
 import { localWorkerEnv, runService } from "./run-service.ts";
@@ -43,6 +51,7 @@ ${DOCS_USAGE}
   routes check <file>                    validate a route file as the worker's reload would
 ${REPLAY_USAGE}
 ${DLQ_USAGE}
+${PROTECTION_USAGE}
 
 Where the stack is comes from KAFKA_BROKERS, DATABASE_URL, REDIS_URL, TOPIC_REQUESTS, TOPIC_REPLIES,
 TOPIC_DLQ, METRICS_PORT (defaults: the local stack of \`pnpm stack:up\`); tenants and keys also DATABASE_SCHEMA
@@ -119,6 +128,10 @@ try {
     }
     case "tenants":
     case "keys":
+      if (rest[0] === "rotate-master")
+        process.exit(
+          await runRotateMaster(env, process.env.CHATQ_NEW_MASTER_KEY, (line) => console.log(line)),
+        );
       await runTenantCommand(command, rest, env, (line) => console.log(line));
       process.exit(0);
       break;
@@ -192,6 +205,19 @@ try {
     case "dlq":
       process.exit(await runDlq(rest, env, (line) => console.log(line)));
       break;
+    case "audit":
+      process.exit(await runAuditCommand(rest, env, (line) => console.log(line)));
+      break;
+    case "reencrypt":
+      process.exit(await runReencrypt(rest, env, (line) => console.log(line)));
+      break;
+    case "consent":
+    case "policy":
+    case "purge":
+    case "erase":
+    case "export":
+      process.exit(await runSubjectCommand(command, rest, env, (line) => console.log(line)));
+      break;
     default:
       throw new UsageError(command ? `unknown command: ${command}` : "no command");
   }
@@ -200,6 +226,7 @@ try {
     err instanceof UsageError ||
     err instanceof TenantUsageError ||
     err instanceof DocsUsageError ||
+    err instanceof ProtectionUsageError ||
     (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
   ) {
     console.error(`${(err as Error).message}\n\n${USAGE}`);

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { parseArgs } from "node:util";
 import { createKafka, createRecordProducer, type RecordProducer } from "@chatq/kafka";
 import { createReplayStore, type ReplayFilter, type ReplayJob, type ReplayStore } from "@chatq/store";
+import { loadKeyWrapper } from "@chatq/vault";
 import type { CliEnv } from "./cli-config.ts";
 import { type Progress, progressFor } from "./progress.ts";
 import { replayRequest } from "./replay-request.ts";
@@ -29,9 +30,12 @@ export async function runReplay(args: string[], env: CliEnv, out: (line: string)
     out(`${(err as Error).message}\n\nusage: chatq\n${REPLAY_USAGE}`);
     return 2;
   }
+  // Stored requests are sealed when encryption is on: the replay opens them with the same master key.
+  const wrapper = await loadKeyWrapper(env.encryption);
   const store = createReplayStore({
     databaseUrl: env.databaseUrl,
     applicationName: "chatq-replay",
+    ...(wrapper !== undefined && { encryption: { wrapper } }),
     ...(env.databaseSchema !== undefined && { schema: env.databaseSchema }),
   });
   const kafka = createKafka({ brokers: env.kafkaBrokers, clientId: "chatq-replay" });

@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { resolve } from "node:path";
+import { withLocalMasterKey } from "./local-master-key.ts";
 
 const repoRoot = resolve(import.meta.dirname, "../../..");
 
@@ -35,10 +36,10 @@ export function runService(
  * otherwise; production sets every variable explicitly.
  */
 export function localWorkerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return {
+  return withLocalMasterKey({
     KAFKA_BROKERS: "127.0.0.1:9092",
     DATABASE_URL: "postgres://postgres@127.0.0.1:5432/chatq",
     REDIS_URL: "redis://127.0.0.1:6379",
     ...env,
-  };
+  });
 }

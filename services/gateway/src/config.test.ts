@@ -5,6 +5,7 @@ const base = {
   KAFKA_BROKERS: "127.0.0.1:9092",
   DATABASE_URL: "postgres://postgres@127.0.0.1/chatq",
   GATEWAY_KEY_PEPPER: "a-pepper-of-16-chars",
+  ENCRYPTION: "off",
 };
 
 describe("gateway config", () => {

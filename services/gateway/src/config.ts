@@ -1,7 +1,19 @@
 import { randomBytes } from "node:crypto";
-import { brokers, ConfigError, csv, int, logLevel, parseEnv, sqlIdentifier, url } from "@chatq/config";
+import {
+  brokers,
+  ConfigError,
+  csv,
+  encryptionFields,
+  encryptionSettings,
+  int,
+  logLevel,
+  parseEnv,
+  sqlIdentifier,
+  url,
+} from "@chatq/config";
 import { DEFAULT_TOPICS } from "@chatq/contracts";
 import { knownModels } from "@chatq/llm";
+import { encryptionProblem } from "@chatq/vault";
 import { z } from "zod";
 
 /** Every environment variable the gateway reads, with its default. The README's configuration table mirrors this. */
@@ -38,6 +50,8 @@ const EnvSchema = z.object({
   REDIS_URL: url(["redis:", "rediss:"]).optional(),
   RATELIMIT_KEY_PREFIX: z.string().default("chatq"),
   LOG_LEVEL: logLevel.default("info"),
+  // Data protection (README: Data protection): the gateway opens stored replies, so it holds the same master key.
+  ...encryptionFields,
 });
 
 export type GatewayConfig = ReturnType<typeof toConfig>;
@@ -55,7 +69,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if ((e.GATEWAY_TLS_CERT === undefined) !== (e.GATEWAY_TLS_KEY === undefined)) {
     throw new ConfigError(["GATEWAY_TLS_CERT and GATEWAY_TLS_KEY: set both or neither"]);
   }
-  return toConfig(e);
+  const config = toConfig(e);
+  const problem = encryptionProblem(config.encryption);
+  if (problem !== undefined) throw new ConfigError([problem]);
+  return config;
 }
 
 /** The prefix of every gateway replica's reply topic; the workers allow it with TOPIC_REPLIES_ALLOWED=<prefix>*. */
@@ -101,5 +118,6 @@ function toConfig(e: z.infer<typeof EnvSchema>) {
     database: { url: e.DATABASE_URL, schema: e.DATABASE_SCHEMA },
     redis: e.REDIS_URL === undefined ? undefined : { url: e.REDIS_URL, keyPrefix: e.RATELIMIT_KEY_PREFIX },
     log: { level: e.LOG_LEVEL },
+    encryption: encryptionSettings(e),
   };
 }

@@ -6,6 +6,7 @@ import { createKafka, createRecordProducer } from "@chatq/kafka";
 import { createStore } from "@chatq/store";
 import { evaluateReadiness, type Logger } from "@chatq/telemetry";
 import { Authenticator, TenantStore } from "@chatq/tenants";
+import { loadKeyWrapper } from "@chatq/vault";
 import type { GatewayConfig } from "./config.ts";
 import { createGatewayHandler } from "./gateway-app.ts";
 import { createGatewayMetrics } from "./gateway-metrics.ts";
@@ -36,7 +37,9 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       pepper: config.keyPepper,
     });
     closers.push(() => tenants.close());
+    const wrapper = await loadKeyWrapper(config.encryption);
     const store = await createStore({
+      ...(wrapper !== undefined && { encryption: { wrapper } }),
       databaseUrl: config.database.url,
       ...(config.database.schema !== undefined && { schema: config.database.schema }),
       poolSize: 4,
@@ -71,6 +74,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       schema: config.database.schema,
       pepper: config.keyPepper,
       ...config.webhooks,
+      openContent: (id, content) => store.openReplyContent(id, content),
       onError,
     });
     webhooks.start();

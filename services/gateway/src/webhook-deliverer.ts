@@ -14,6 +14,8 @@ export interface WebhookDelivererOptions {
   timeoutMs: number;
   onError: (err: unknown) => void;
   clock?: () => number;
+  /** Opens a stored reply's content (sealed at rest with encryption on); default: as stored. */
+  openContent?: (requestId: string, content: string | null) => Promise<string | null>;
 }
 
 interface DueRow {
@@ -90,7 +92,10 @@ export class WebhookDeliverer {
       request_id: _scoped,
       conversation_id,
       ...rest
-    } = { ...row.reply, content: row.content ?? undefined };
+    } = {
+      ...row.reply,
+      content: (await (this.#opts.openContent?.(row.request_id, row.content) ?? row.content)) ?? undefined,
+    };
     const body = JSON.stringify({
       ...rest,
       id: clientPart(row.tenant_id, row.request_id),

@@ -1,7 +1,13 @@
 import { randomUUID } from "node:crypto";
 import type { RecordProducer } from "@chatq/kafka";
 import { type ChatClientOptions, createBatchClient, type PriceTable } from "@chatq/llm";
-import { type BatchStore, type ConnectionOptions, createBatchStore, type Store } from "@chatq/store";
+import {
+  type BatchStore,
+  type ConnectionOptions,
+  createBatchStore,
+  type Store,
+  type StoreEncryption,
+} from "@chatq/store";
 import { createBatchMetrics, type Logger, type Registry } from "@chatq/telemetry";
 import { BatchCollector } from "./batch-collector.ts";
 import type { BatchConfig } from "./batch-config.ts";
@@ -31,7 +37,8 @@ export interface BatchPath extends BatchHandoff {
 
 export interface BatchPathDeps {
   config: BatchConfig;
-  database: ConnectionOptions;
+  /** With the store's encryption: batch files are built from the stored (sealed) requests. */
+  database: ConnectionOptions & { encryption?: StoreEncryption | undefined };
   store: Store;
   producer: RecordProducer;
   topics: { replies: string; deadLetter: string };

@@ -5,10 +5,18 @@ const minimal = {
   KAFKA_BROKERS: "127.0.0.1:9092",
   DATABASE_URL: "postgres://postgres@127.0.0.1:5432/chatq",
   OPENAI_API_KEY: "sk-test",
+  CHATQ_MASTER_KEY: Buffer.alloc(32, 1).toString("base64"),
 };
 
 describe("loadConfig", () => {
-  it("fills defaults around the three required values", () => {
+  it("encrypts by default and refuses to start without a master key unless ENCRYPTION=off", () => {
+    expect(loadConfig(minimal).encryption.enabled).toBe(true);
+    const { CHATQ_MASTER_KEY: _key, ...keyless } = minimal;
+    expect(() => loadConfig(keyless)).toThrow(/CHATQ_MASTER_KEY/);
+    expect(loadConfig({ ...keyless, ENCRYPTION: "off" }).encryption.enabled).toBe(false);
+  });
+
+  it("fills defaults around the required values", () => {
     const c = loadConfig(minimal);
     expect(c.kafka.brokers).toEqual(["127.0.0.1:9092"]);
     expect(c.topics.requests).toBe("chat.requests");

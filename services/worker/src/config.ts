@@ -4,6 +4,8 @@ import {
   brokers,
   ConfigError,
   csv,
+  encryptionFields,
+  encryptionSettings,
   int,
   json,
   logLevel,
@@ -14,6 +16,7 @@ import {
 import { DEFAULT_TOPICS } from "@chatq/contracts";
 import { COMPRESSIONS } from "@chatq/kafka";
 import { knownModels, ModelPriceSchema } from "@chatq/llm";
+import { encryptionProblem } from "@chatq/vault";
 import { z } from "zod";
 import { BATCH_ENV, toBatchConfig } from "./batch-config.ts";
 
@@ -110,6 +113,8 @@ const EnvSchema = z.object({
   BUDGET_SPEND_REFRESH_MS: int(0).default(1_000),
   BUDGET_METRIC_TENANTS: csv.optional(),
   ...BATCH_ENV,
+  // Data protection (README: Data protection). On unless turned off explicitly.
+  ...encryptionFields,
   // Guardrails (README: Guardrails). Off by default: requests go to the API as they are.
   GUARDRAILS_ENABLED: bool.default(false),
   GUARDRAILS_POLICY_FILE: z.string().min(1).optional(),
@@ -130,7 +135,10 @@ export { ConfigError };
 
 /** Validates the environment once, at start; every bad or missing value is named in one error. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): WorkerConfig {
-  return toConfig(parseEnv(EnvSchema, env), (name) => env[name]);
+  const config = toConfig(parseEnv(EnvSchema, env), (name) => env[name]);
+  const problem = encryptionProblem(config.encryption);
+  if (problem !== undefined) throw new ConfigError([problem]);
+  return config;
 }
 
 /** `secret` reads a deployment's key reference: the route file names a variable, never holds a key. */
@@ -226,6 +234,7 @@ function toConfig(
     guardrails: e.GUARDRAILS_ENABLED ? { policyFile: e.GUARDRAILS_POLICY_FILE } : undefined,
     telemetry: { port: e.METRICS_PORT, host: e.METRICS_HOST },
     log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY, logContent: e.LOG_CONTENT },
+    encryption: encryptionSettings(e),
   };
 }
 

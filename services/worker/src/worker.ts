@@ -6,6 +6,7 @@ import { createRateLimiter } from "@chatq/ratelimit";
 import { RouteSource, type RouteTable } from "@chatq/routing";
 import { createStore, migrate, type Store } from "@chatq/store";
 import { type ChatqMetrics, type Logger, primeSeries, startTelemetryServer } from "@chatq/telemetry";
+import { loadKeyWrapper } from "@chatq/vault";
 import { ApiGates } from "./api-gates.ts";
 import { startBatchPath } from "./batch-path.ts";
 import { Closers } from "./closers.ts";
@@ -126,8 +127,11 @@ async function start(
     const { applied } = await migrate(storeOptions);
     if (applied.length > 0) log.info({ applied }, "database migrated");
   }
+  const wrapper = await loadKeyWrapper(config.encryption);
+  const encryption = wrapper === undefined ? undefined : { wrapper };
   const store = await createStore({
     ...storeOptions,
+    ...(encryption !== undefined && { encryption }),
     onError: (err) => {
       events.emit("store_error", { operation: "background" });
       log.warn({ err, operation: err.operation }, "postgres error");
@@ -240,7 +244,7 @@ async function start(
   const batch = await startBatchPath({
     config: config.batch,
     guardrailsOn: config.guardrails !== undefined,
-    database: storeOptions,
+    database: { ...storeOptions, encryption },
     store,
     producer,
     topics: config.topics,
