@@ -4,6 +4,7 @@ import { costOf, defaultPriceTable } from "@chatq/llm";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { scenarioDb } from "./harness/database.ts";
 import { collect, createTopics, requestPublisher, testKafka, until } from "./harness/kafka-io.ts";
+import { encryptionEnv, newMasterKey } from "./harness/protection.ts";
 import { uniqueScenario } from "./harness/scenario.ts";
 import { startTestFake } from "./harness/test-budget.ts";
 import { spawnWorker } from "./harness/worker-process.ts";
@@ -22,6 +23,8 @@ afterAll(async () => {
 });
 
 const BATCH_ENV = {
+  // Encryption at rest on, as deployed: batch files are built from the stored (sealed) requests.
+  ...encryptionEnv(newMasterKey()),
   BATCH_MODE: "batch_api",
   BATCH_MAX_REQUESTS: "1000",
   BATCH_MAX_WAIT_MS: "300",

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { scenarioDb } from "./harness/database.ts";
 import { collect, createTopics, requestPublisher, testKafka } from "./harness/kafka-io.ts";
 import { scenarioServiceEnv } from "./harness/names.ts";
+import { encryptionEnv, newMasterKey } from "./harness/protection.ts";
 import { type Scenario, uniqueScenario } from "./harness/scenario.ts";
 import { startTestFake } from "./harness/test-budget.ts";
 import { spawnWorker } from "./harness/worker-process.ts";
@@ -22,8 +23,11 @@ afterAll(async () => {
   await fake?.close();
 });
 
+// Encryption at rest on, as deployed: the replay reads stored (sealed) requests back with the master key.
+const ENC = encryptionEnv(newMasterKey());
+
 function cliEnv(s: Scenario, replayTopic: string): Record<string, string> {
-  return { ...scenarioServiceEnv(s), TOPIC_DLQ: s.topics.deadLetter, TOPIC_REPLAY: replayTopic };
+  return { ...scenarioServiceEnv(s), ...ENC, TOPIC_DLQ: s.topics.deadLetter, TOPIC_REPLAY: replayTopic };
 }
 
 async function chatq(s: Scenario, replayTopic: string, ...args: string[]): Promise<string> {
@@ -49,12 +53,13 @@ it("1,000 stored requests replayed on another model while interactive traffic fl
   const replayed = await collect(kafka, replayTopic, `${s.id}-watch`);
   const publisher = await requestPublisher(kafka, s);
   const db = scenarioDb(s);
-  const live = spawnWorker(s, fake.url, {});
+  const live = spawnWorker(s, fake.url, ENC);
   let reprocessor: ReturnType<typeof spawnWorker> | undefined;
   try {
     await live.metricsUrl;
     // Its own group on the reprocessing topic: live traffic never queues behind a replay.
     reprocessor = spawnWorker(s, fake.url, {
+      ...ENC,
       TOPIC_REQUESTS: replayTopic,
       KAFKA_GROUP_ID: `${s.groupId}-replay`,
       BATCH_TOPICS: replayTopic,
@@ -151,7 +156,7 @@ it("dlq replay re-publishes only the chosen dead letters, with new ids linked to
   const publisher = await requestPublisher(kafka, s);
   const db = scenarioDb(s);
   // gpt-4o is not allowed yet: those requests are dead-lettered (model_not_allowed).
-  const worker = spawnWorker(s, fake.url, { OPENAI_ALLOWED_MODELS: "gpt-4o-mini" });
+  const worker = spawnWorker(s, fake.url, { ...ENC, OPENAI_ALLOWED_MODELS: "gpt-4o-mini" });
   try {
     await worker.metricsUrl;
     const bad = (i: number, model: string) => ({
@@ -178,7 +183,7 @@ it("dlq replay re-publishes only the chosen dead letters, with new ids linked to
 
     // Only two of the three, chosen by id; gpt-4o is allowed now.
     await worker.stop();
-    const fixed = spawnWorker(s, fake.url, { OPENAI_ALLOWED_MODELS: "gpt-4o-mini,gpt-4o" });
+    const fixed = spawnWorker(s, fake.url, { ...ENC, OPENAI_ALLOWED_MODELS: "gpt-4o-mini,gpt-4o" });
     try {
       await fixed.metricsUrl;
       const chosen = [idOf(0), idOf(1)];

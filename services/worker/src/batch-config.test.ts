@@ -5,6 +5,7 @@ const base = {
   KAFKA_BROKERS: "127.0.0.1:9092",
   DATABASE_URL: "postgres://x@127.0.0.1/db",
   OPENAI_API_KEY: "sk-x",
+  ENCRYPTION: "off",
 };
 
 describe("batch configuration", () => {
